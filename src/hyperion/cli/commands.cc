@@ -1,0 +1,394 @@
+#include "hyperion/cli/commands.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+
+#include "hyperion/cli/progress.h"
+#include "hyperion/common/clock.h"
+#include "hyperion/common/text.h"
+#include "hyperion/executor/local_executor.h"
+#include "hyperion/orchestrator/orchestrator.h"
+#include "hyperion/storage/storage.h"
+#include "hyperion/strategy/strategy.h"
+
+#ifndef HYPERION_PYTHON_CLIENT_DIR
+#define HYPERION_PYTHON_CLIENT_DIR ""
+#endif
+
+namespace hyperion::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+int Fail(const Status& status, int code = kExitFailure) {
+  std::fprintf(stderr, "hyperion: %s\n", status.message().c_str());
+  return code;
+}
+
+// Exit code for an error: bad input is 2, everything else 1.
+int CodeFor(const Status& status) {
+  return status.code() == StatusCode::kInvalidArgument || status.code() == StatusCode::kAlreadyExists ||
+                 status.code() == StatusCode::kFailedPrecondition
+             ? kExitUsage
+             : kExitFailure;
+}
+
+std::string DefaultStorage() {
+  const char* env = std::getenv("HYPERION_STORAGE");
+  return env && *env ? env : kDefaultStorageUrl;
+}
+
+// command[0] must name a program that exists: found on PATH, or a path relative to workdir.
+Status CheckProgram(const ExperimentConfig& config) {
+  const std::string& program = config.command.front();
+  auto runnable = [](const fs::path& p) { return fs::is_regular_file(p) && ::access(p.c_str(), X_OK) == 0; };
+  if (program.find('/') != std::string::npos) {
+    fs::path p = fs::path(program).is_absolute() ? fs::path(program) : fs::path(config.workdir) / program;
+    if (runnable(p)) return Status::Ok();
+    return InvalidArgumentError(config.source_path + ": command[0]: '" + program +
+                                "' is not an executable file (looked at " + p.string() + ")");
+  }
+  const char* path = std::getenv("PATH");
+  std::string dirs = path ? path : "/usr/bin:/bin";
+  size_t start = 0;
+  while (start <= dirs.size()) {
+    size_t end = dirs.find(':', start);
+    if (end == std::string::npos) end = dirs.size();
+    std::string dir = dirs.substr(start, end - start);
+    if (runnable(fs::path(dir.empty() ? "." : dir) / program)) return Status::Ok();
+    start = end + 1;
+  }
+  return InvalidArgumentError(config.source_path + ": command[0]: '" + program +
+                              "' is not found on PATH; give the full path, e.g. /usr/bin/python3");
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Reading an experiment for the query commands.
+
+struct Loaded {
+  std::unique_ptr<Storage> storage;
+  ExperimentRecord experiment;
+};
+
+Result<Loaded> LoadExperiment(const std::string& storage_url, const std::string& name) {
+  Loaded loaded;
+  HYP_ASSIGN_OR_RETURN(loaded.storage, OpenStorage(storage_url, /*create_if_missing=*/false));
+  if (!name.empty()) {
+    HYP_ASSIGN_OR_RETURN(auto found, loaded.storage->FindExperiment(name));
+    if (!found) {
+      HYP_ASSIGN_OR_RETURN(auto all, loaded.storage->ListExperiments());
+      std::vector<std::string> names;
+      for (const auto& e : all) names.push_back(e.name);
+      auto hint = ClosestMatch(name, names);
+      return NotFoundError("no experiment named '" + name + "' in " + loaded.storage->Url() +
+                           (hint ? "; did you mean '" + *hint + "'?" : "") +
+                           (names.empty() ? "" : " Experiments: " + JoinStrings(names)));
+    }
+    loaded.experiment = *found;
+    return loaded;
+  }
+  HYP_ASSIGN_OR_RETURN(auto all, loaded.storage->ListExperiments());
+  if (all.empty()) return NotFoundError("no experiments in " + loaded.storage->Url() + " yet");
+  loaded.experiment = all.back();  // the most recent
+  return loaded;
+}
+
+std::optional<Trial> BestOf(const std::vector<Trial>& trials, ObjectiveMode mode) {
+  Objective objective;
+  objective.mode = mode;
+  std::optional<Trial> best;
+  for (const auto& t : trials) {
+    if (t.state == TrialState::kCompleted && t.value && (!best || objective.Better(*t.value, *best->value))) best = t;
+  }
+  return best;
+}
+
+Json TrialJson(const Trial& t, const ExperimentRecord& e) {
+  Json j = t.ToJson();
+  j["experiment"] = e.name;
+  j["metric"] = e.objective_metric;
+  return j;
+}
+
+void PrintJson(const Json& j) { std::cout << DumpJson(j, 2) << std::endl; }
+
+std::string Cell(const std::optional<double>& v) { return v ? ShortNumber(*v) : "-"; }
+
+// ---------------------------------------------------------------------------------------------------------------
+
+struct RunOptions {
+  std::string config;
+  std::string storage;
+  std::string experiment;
+  std::string output_dir;
+  std::optional<int64_t> max_trials;
+  std::string max_time;
+  std::optional<int> parallel;
+  std::optional<uint64_t> seed;
+  bool resume = false;
+  bool quiet = false;
+};
+
+int Run(const RunOptions& options) {
+  auto loaded = LoadConfig(options.config);
+  if (!loaded.ok()) return Fail(loaded.status(), kExitUsage);
+  ExperimentConfig config = std::move(loaded).value();
+  if (!options.experiment.empty()) config.name = options.experiment;
+  if (options.max_trials) config.budget.max_trials = options.max_trials;
+  if (!options.max_time.empty()) {
+    auto seconds = ParseDuration(options.max_time);
+    if (!seconds.ok()) return Fail(seconds.status().WithContext("--max-time"), kExitUsage);
+    config.budget.max_time = *seconds;
+  }
+  if (options.parallel) config.parallel = *options.parallel;
+  if (options.seed) config.strategy.seed = options.seed;
+  if (Status s = CheckProgram(config); !s.ok()) return Fail(s, kExitUsage);
+
+  std::string storage_url = !options.storage.empty() ? options.storage
+                            : !config.storage.empty() ? config.storage
+                                                      : DefaultStorage();
+  auto strategy = MakeStrategy(config.strategy);
+  if (!strategy.ok()) return Fail(strategy.status(), kExitUsage);
+  auto storage = OpenStorage(storage_url);
+  if (!storage.ok()) return Fail(storage.status(), CodeFor(storage.status()));
+
+  RunSettings settings;
+  settings.config = config;
+  settings.output_dir = fs::absolute(!options.output_dir.empty() ? options.output_dir
+                                     : !config.output_dir.empty() ? config.output_dir
+                                                                  : "hyperion-runs")
+                            .lexically_normal()
+                            .string();
+  settings.resume = options.resume;
+  const char* client = std::getenv("HYPERION_PYTHON_CLIENT");
+  settings.python_client_dir = client && *client ? client : HYPERION_PYTHON_CLIENT_DIR;
+
+  ConsoleProgress progress(stdout, settings.config, options.quiet);
+  Orchestrator orchestrator(settings, **storage, std::move(strategy).value(), std::make_unique<LocalExecutor>(),
+                            progress);
+  double started = MonotonicSeconds();
+  auto summary = orchestrator.Run();
+  progress.Finish();
+  if (!summary.ok()) return Fail(summary.status(), CodeFor(summary.status()));
+
+  std::vector<std::string> counts;
+  for (const auto& [state, n] : summary->counts) counts.push_back(std::to_string(n) + " " + state);
+  std::printf("%s: %s in %s (%s)\n", summary->stop_signal ? "interrupted" : "finished", summary->end_reason.c_str(),
+              FormatDuration(MonotonicSeconds() - started).c_str(), JoinStrings(counts).c_str());
+  if (summary->best) {
+    const Trial& b = *summary->best;
+    std::printf("best: trial #%lld %s=%s (%s)\n  %s\n", static_cast<long long>(b.number), config.objective.metric.c_str(),
+                FormatNumber(*b.value).c_str(), ObjectiveModeName(config.objective.mode), FormatParams(b.params).c_str());
+  } else {
+    std::printf("best: none (no trial completed)\n");
+  }
+  std::printf("stored in %s; see `hyperion trials --storage %s`\n", (*storage)->Url().c_str(), (*storage)->Url().c_str());
+  if (summary->stop_signal) return 128 + summary->stop_signal;
+  return summary->best ? kExitOk : kExitFailure;
+}
+
+struct QueryOptions {
+  std::string storage;
+  std::string experiment;
+  bool json = false;
+  std::string trial;
+};
+
+int Status_(const QueryOptions& options) {
+  auto storage = OpenStorage(options.storage.empty() ? DefaultStorage() : options.storage, false);
+  if (!storage.ok()) return Fail(storage.status());
+  auto experiments = (*storage)->ListExperiments();
+  if (!experiments.ok()) return Fail(experiments.status());
+  Json out = Json::array();
+  for (const auto& e : *experiments) {
+    if (!options.experiment.empty() && e.name != options.experiment) continue;
+    auto trials = (*storage)->ListTrials(e.id);
+    if (!trials.ok()) return Fail(trials.status());
+    Json counts = Json::object();
+    for (const auto& t : *trials) counts[TrialStateName(t.state)] = counts.value(TrialStateName(t.state), 0) + 1;
+    auto best = BestOf(*trials, e.objective_mode);
+    Json j = e.ToJson();
+    j["trials"] = trials->size();
+    j["counts"] = counts;
+    j["best"] = best ? TrialJson(*best, e) : Json();
+    out.push_back(j);
+    if (options.json) continue;
+    std::vector<std::string> parts;
+    for (const auto& [state, n] : counts.items()) parts.push_back(std::to_string(n.get<int>()) + " " + state);
+    std::printf("%s  [%s]  %s search, %zu trials (%s)\n", e.name.c_str(), e.status.c_str(), e.strategy.c_str(),
+                trials->size(), parts.empty() ? "none yet" : JoinStrings(parts).c_str());
+    if (best) {
+      std::printf("  best #%lld %s=%s (%s)  %s\n", static_cast<long long>(best->number), e.objective_metric.c_str(),
+                  FormatNumber(*best->value).c_str(), ObjectiveModeName(e.objective_mode),
+                  FormatParams(best->params).c_str());
+    }
+  }
+  if (options.json) PrintJson(out);
+  else if (out.empty()) std::printf("no experiments in %s\n", (*storage)->Url().c_str());
+  return kExitOk;
+}
+
+int Trials(const QueryOptions& options) {
+  auto loaded = LoadExperiment(options.storage.empty() ? DefaultStorage() : options.storage, options.experiment);
+  if (!loaded.ok()) return Fail(loaded.status());
+  auto trials = loaded->storage->ListTrials(loaded->experiment.id);
+  if (!trials.ok()) return Fail(trials.status());
+  if (options.json) {
+    Json out = Json::array();
+    for (const auto& t : *trials) out.push_back(TrialJson(t, loaded->experiment));
+    PrintJson(out);
+    return kExitOk;
+  }
+  std::printf("experiment '%s' (%s %s)\n", loaded->experiment.name.c_str(),
+              ObjectiveModeName(loaded->experiment.objective_mode), loaded->experiment.objective_metric.c_str());
+  std::printf("%5s  %-11s  %-12s  %-8s  %s\n", "#", "state", loaded->experiment.objective_metric.substr(0, 12).c_str(),
+              "operator", "params");
+  for (const auto& t : *trials) {
+    std::string params = FormatParams(t.params);
+    if (!t.error.empty()) params += "  (" + t.error.substr(0, 80) + ")";
+    std::printf("%5lld  %-11s  %-12s  %-8s  %s\n", static_cast<long long>(t.number), TrialStateName(t.state),
+                Cell(t.value).c_str(), t.op.c_str(), params.c_str());
+  }
+  return kExitOk;
+}
+
+int Best(const QueryOptions& options) {
+  auto loaded = LoadExperiment(options.storage.empty() ? DefaultStorage() : options.storage, options.experiment);
+  if (!loaded.ok()) return Fail(loaded.status());
+  auto trials = loaded->storage->ListTrials(loaded->experiment.id);
+  if (!trials.ok()) return Fail(trials.status());
+  auto best = BestOf(*trials, loaded->experiment.objective_mode);
+  if (!best) {
+    return Fail(NotFoundError("experiment '" + loaded->experiment.name + "' has no completed trial yet (" +
+                              std::to_string(trials->size()) + " trials)"));
+  }
+  if (options.json) {
+    PrintJson(TrialJson(*best, loaded->experiment));
+    return kExitOk;
+  }
+  std::printf("best trial of '%s': #%lld  %s=%s (%s)\n", loaded->experiment.name.c_str(),
+              static_cast<long long>(best->number), loaded->experiment.objective_metric.c_str(),
+              FormatNumber(*best->value).c_str(), ObjectiveModeName(loaded->experiment.objective_mode));
+  for (const auto& [name, value] : best->params.items()) {
+    std::printf("  %s = %s\n", name.c_str(), DumpJson(value).c_str());
+  }
+  return kExitOk;
+}
+
+int Show(const QueryOptions& options) {
+  std::string text = options.trial;
+  if (!text.empty() && text[0] == '#') text = text.substr(1);
+  char* end = nullptr;
+  long long number = std::strtoll(text.c_str(), &end, 10);
+  if (text.empty() || *end != '\0' || number <= 0) {
+    return Fail(InvalidArgumentError("'" + options.trial + "' is not a trial number; use e.g. `hyperion show 3`"),
+                kExitUsage);
+  }
+  auto loaded = LoadExperiment(options.storage.empty() ? DefaultStorage() : options.storage, options.experiment);
+  if (!loaded.ok()) return Fail(loaded.status());
+  auto trial = loaded->storage->GetTrial(loaded->experiment.id, number);
+  if (!trial.ok()) return Fail(trial.status());
+  if (!*trial) {
+    return Fail(NotFoundError("experiment '" + loaded->experiment.name + "' has no trial #" + std::to_string(number)));
+  }
+  const Trial& t = **trial;
+  auto reports = loaded->storage->ListReports(t.id);
+  if (!reports.ok()) return Fail(reports.status());
+  Json report_json = Json::array();
+  std::map<std::string, std::pair<int64_t, double>> latest;
+  for (const auto& r : *reports) {
+    if (r.attempt != t.attempt) continue;
+    report_json.push_back(Json{{"step", r.step}, {"metric", r.metric}, {"value", std::isfinite(r.value) ? Json(r.value) : Json(FormatNumber(r.value))}});
+    latest[r.metric] = {r.step, r.value};
+  }
+  if (options.json) {
+    Json j = TrialJson(t, loaded->experiment);
+    j["reports"] = report_json;
+    PrintJson(j);
+    return kExitOk;
+  }
+  std::printf("trial #%lld of '%s' (id %lld)\n", number, loaded->experiment.name.c_str(), static_cast<long long>(t.id));
+  std::printf("  state      %s%s\n", TrialStateName(t.state), t.attempt > 1 ? (" (attempt " + std::to_string(t.attempt) + ")").c_str() : "");
+  if (t.value) {
+    std::printf("  value      %s=%s at step %lld\n", loaded->experiment.objective_metric.c_str(),
+                FormatNumber(*t.value).c_str(), static_cast<long long>(t.value_step.value_or(0)));
+  }
+  if (!t.error.empty()) std::printf("  reason     %s\n", t.error.c_str());
+  std::printf("  operator   %s\n", t.op.c_str());
+  if (!t.rationale.empty()) std::printf("  rationale  %s\n", t.rationale.c_str());
+  std::printf("  params\n");
+  for (const auto& [name, value] : t.params.items()) std::printf("    %s = %s\n", name.c_str(), DumpJson(value).c_str());
+  if (t.started_at) std::printf("  started    %s\n", FormatWallTime(*t.started_at).c_str());
+  if (t.started_at && t.ended_at) std::printf("  duration   %s\n", FormatDuration(*t.ended_at - *t.started_at).c_str());
+  if (!latest.empty()) {
+    std::printf("  metrics    (latest of %zu values)\n", report_json.size());
+    for (const auto& [name, sv] : latest) {
+      std::printf("    %s = %s (step %lld)\n", name.c_str(), FormatNumber(sv.second).c_str(), static_cast<long long>(sv.first));
+    }
+  }
+  if (!t.trial_dir.empty()) std::printf("  folder     %s\n", t.trial_dir.c_str());
+  return kExitOk;
+}
+
+void AddQueryOptions(CLI::App* command, QueryOptions& options, bool with_json) {
+  command->add_option("--storage", options.storage,
+                      "experiment database: sqlite:///path/to/file.db or a path (default ./hyperion.db, or $HYPERION_STORAGE)");
+  command->add_option("--experiment", options.experiment, "experiment name (default: the most recent)");
+  if (with_json) command->add_flag("--json", options.json, "print JSON instead of a table");
+}
+
+}  // namespace
+
+int Main(int argc, char** argv) {
+  CLI::App app{"Hyperion: hyperparameter optimisation that runs your training jobs, keeps every trial in a database "
+               "and writes down why each trial exists.",
+               "hyperion"};
+  app.require_subcommand(1);
+  app.footer("Examples:\n  hyperion run examples/digits/hyperion.yaml --parallel 2\n  hyperion trials --json\n"
+             "  hyperion best\n  hyperion show 3\n\nSee README.md for the config reference.");
+
+  RunOptions run;
+  auto* run_cmd = app.add_subcommand("run", "Run (or with --resume continue) the experiment a config describes");
+  run_cmd->add_option("config", run.config, "the experiment's YAML config")->required();
+  run_cmd->add_option("--storage", run.storage, "experiment database: sqlite:///path/to/file.db or a path (default: the config's storage, else ./hyperion.db)");
+  run_cmd->add_option("--experiment", run.experiment, "experiment name (default: the config's name)");
+  run_cmd->add_option("--output-dir", run.output_dir, "where trial folders go (default: the config's output_dir, else ./hyperion-runs)");
+  run_cmd->add_option("--max-trials", run.max_trials, "stop proposing after N trials")->check(CLI::PositiveNumber);
+  run_cmd->add_option("--max-time", run.max_time, "stop after this long: 90s, 10m, 2h");
+  run_cmd->add_option("--parallel", run.parallel, "trials at once")->check(CLI::PositiveNumber);
+  run_cmd->add_option("--seed", run.seed, "the strategy's seed");
+  run_cmd->add_flag("--resume", run.resume, "continue an existing experiment of the same name");
+  run_cmd->add_flag("-q,--quiet", run.quiet, "print only the summary");
+  run_cmd->footer("Example:\n  hyperion run examples/digits/hyperion.yaml --storage sqlite:///tmp/h.db --max-trials 8 --parallel 2");
+
+  QueryOptions status, trials, best, show;
+  auto* status_cmd = app.add_subcommand("status", "Experiments in the database, their trial counts and best trials");
+  AddQueryOptions(status_cmd, status, true);
+  auto* trials_cmd = app.add_subcommand("trials", "The trials of an experiment: state, value, operator, params");
+  AddQueryOptions(trials_cmd, trials, true);
+  auto* best_cmd = app.add_subcommand("best", "The best completed trial of an experiment");
+  AddQueryOptions(best_cmd, best, true);
+  auto* show_cmd = app.add_subcommand("show", "Everything about one trial: params, reports, reason, folder");
+  show_cmd->add_option("trial", show.trial, "trial number, e.g. 3 or #3")->required();
+  AddQueryOptions(show_cmd, show, true);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? kExitOk : kExitUsage;
+  }
+  if (run_cmd->parsed()) return Run(run);
+  if (status_cmd->parsed()) return Status_(status);
+  if (trials_cmd->parsed()) return Trials(trials);
+  if (best_cmd->parsed()) return Best(best);
+  if (show_cmd->parsed()) return Show(show);
+  return kExitUsage;
+}
+
+}  // namespace hyperion::cli

@@ -1,0 +1,110 @@
+#include "hyperion/common/text.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <functional>
+
+namespace hyperion {
+namespace {
+
+size_t EditDistance(const std::string& a, const std::string& b) {
+  std::vector<size_t> previous(b.size() + 1), current(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) previous[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    current[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t substitution = previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1);
+      current[j] = std::min({previous[j] + 1, current[j - 1] + 1, substitution});
+    }
+    std::swap(previous, current);
+  }
+  return previous[b.size()];
+}
+
+}  // namespace
+
+std::optional<std::string> ClosestMatch(const std::string& word, const std::vector<std::string>& candidates) {
+  std::optional<std::string> best;
+  size_t best_distance = 0;
+  for (const auto& candidate : candidates) {
+    size_t distance = EditDistance(word, candidate);
+    if (!best || distance < best_distance) {
+      best = candidate;
+      best_distance = distance;
+    }
+  }
+  // A suggestion is useful only when most of the word survives: at most a third of it changed.
+  if (best && best_distance <= std::max<size_t>(1, std::max(word.size(), best->size()) / 3)) return best;
+  return std::nullopt;
+}
+
+std::string JoinStrings(const std::vector<std::string>& items, const std::string& separator) {
+  std::string out;
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (i) out += separator;
+    out += items[i];
+  }
+  return out;
+}
+
+Result<double> ParseDuration(const std::string& text) {
+  size_t consumed = 0;
+  double number = 0;
+  try {
+    number = std::stod(text, &consumed);
+  } catch (const std::exception&) {
+    consumed = 0;
+  }
+  std::string unit = text.substr(consumed);
+  double scale = -1;
+  if (consumed > 0) {
+    if (unit.empty() || unit == "s") scale = 1;
+    else if (unit == "ms") scale = 0.001;
+    else if (unit == "m" || unit == "min") scale = 60;
+    else if (unit == "h") scale = 3600;
+    else if (unit == "d") scale = 86400;
+  }
+  if (scale < 0 || !std::isfinite(number) || number < 0) {
+    return InvalidArgumentError("'" + text +
+                                "' is not a duration; write seconds (90) or a number with a unit: 500ms, 90s, 10m, 2h, 1d");
+  }
+  return number * scale;
+}
+
+std::string FormatDuration(double seconds) {
+  char buffer[64];
+  if (seconds < 1) {
+    std::snprintf(buffer, sizeof buffer, "%.0fms", seconds * 1000);
+  } else if (seconds < 60) {
+    std::snprintf(buffer, sizeof buffer, "%.1fs", seconds);
+  } else if (seconds < 3600) {
+    long s = std::lround(seconds);
+    std::snprintf(buffer, sizeof buffer, "%ldm %02lds", s / 60, s % 60);
+  } else {
+    long m = std::lround(seconds / 60);
+    std::snprintf(buffer, sizeof buffer, "%ldh %02ldm", m / 60, m % 60);
+  }
+  return buffer;
+}
+
+std::string SafeFileName(const std::string& name) {
+  std::string out;
+  bool changed = name.empty() || name == "." || name == "..";
+  for (unsigned char c : name) {
+    if (std::isalnum(c) || c == '.' || c == '_' || c == '-') {
+      out += static_cast<char>(c);
+    } else {
+      out += '_';
+      changed = true;
+    }
+  }
+  if (changed) {
+    char hash[16];
+    std::snprintf(hash, sizeof hash, "-%08zx", std::hash<std::string>{}(name) & 0xffffffffu);
+    out += hash;
+  }
+  return out;
+}
+
+}  // namespace hyperion

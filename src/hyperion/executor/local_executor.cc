@@ -1,0 +1,139 @@
+#include "hyperion/executor/local_executor.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+extern char** environ;
+
+namespace hyperion {
+
+std::string TrialExit::Describe() const {
+  if (!signaled) return "exit code " + std::to_string(code);
+  const char* name = sigabbrev_np(code);
+  return "killed by signal " + std::to_string(code) + (name ? std::string(" (SIG") + name + ")" : std::string());
+}
+
+LocalExecutor::~LocalExecutor() {
+  for (const auto& [trial, pid] : pids_) {
+    ::kill(-pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+  }
+}
+
+Status LocalExecutor::Launch(const LaunchRequest& request) {
+  if (request.argv.empty()) return InvalidArgumentError("the command is empty");
+  // Everything the child needs is built before fork(): after it, only async-signal-safe calls are allowed.
+  std::map<std::string, std::string> env;
+  for (char** e = environ; *e; ++e) {
+    std::string entry(*e);
+    size_t eq = entry.find('=');
+    if (eq != std::string::npos) env[entry.substr(0, eq)] = entry.substr(eq + 1);
+  }
+  for (const auto& [k, v] : request.env) env[k] = v;
+  std::vector<std::string> env_strings;
+  for (const auto& [k, v] : env) env_strings.push_back(k + "=" + v);
+  std::vector<char*> envp, argv;
+  for (auto& s : env_strings) envp.push_back(s.data());
+  envp.push_back(nullptr);
+  std::vector<std::string> args = request.argv;
+  for (auto& s : args) argv.push_back(s.data());
+  argv.push_back(nullptr);
+  std::string out_path = request.trial_dir + "/stdout.log";
+  std::string err_path = request.trial_dir + "/stderr.log";
+
+  int out_fd = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  int err_fd = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  int report[2];  // the child writes errno here when exec fails; closes on exec otherwise
+  if (out_fd < 0 || err_fd < 0 || null_fd < 0 || ::pipe2(report, O_CLOEXEC) != 0) {
+    int saved = errno;
+    for (int fd : {out_fd, err_fd, null_fd}) if (fd >= 0) ::close(fd);
+    return UnavailableError("cannot prepare the trial's output files in " + request.trial_dir + ": " +
+                            std::strerror(saved));
+  }
+
+  pid_t pid = ::fork();
+  if (pid < 0) {
+    int saved = errno;
+    for (int fd : {out_fd, err_fd, null_fd, report[0], report[1]}) ::close(fd);
+    return UnavailableError(std::string("cannot start a process: ") + std::strerror(saved));
+  }
+  if (pid == 0) {
+    ::setpgid(0, 0);
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    for (int s : {SIGINT, SIGTERM, SIGCHLD, SIGPIPE, SIGHUP, SIGQUIT}) ::signal(s, SIG_DFL);
+    ::dup2(null_fd, 0);
+    ::dup2(out_fd, 1);
+    ::dup2(err_fd, 2);
+    int err = 0;
+    if (::chdir(request.workdir.c_str()) != 0) {
+      err = errno;
+    } else {
+      environ = envp.data();
+      ::execvp(argv[0], argv.data());
+      err = errno;
+    }
+    ssize_t ignored = ::write(report[1], &err, sizeof err);
+    (void)ignored;
+    ::_exit(127);
+  }
+  ::setpgid(pid, pid);  // also in the parent, so the group exists before anyone signals it
+  for (int fd : {out_fd, err_fd, null_fd, report[1]}) ::close(fd);
+  int child_errno = 0;
+  ssize_t n;
+  do {
+    n = ::read(report[0], &child_errno, sizeof child_errno);
+  } while (n < 0 && errno == EINTR);
+  ::close(report[0]);
+  if (n == static_cast<ssize_t>(sizeof child_errno)) {
+    ::waitpid(pid, nullptr, 0);
+    if (::access(request.workdir.c_str(), X_OK) != 0) {
+      return FailedPreconditionError("cannot enter workdir '" + request.workdir + "': " + std::strerror(child_errno));
+    }
+    return FailedPreconditionError("cannot run '" + request.argv[0] + "': " + std::strerror(child_errno) +
+                                   (child_errno == ENOENT ? " (check the first argument of command and PATH)" : ""));
+  }
+  pids_[request.trial_id] = pid;
+  return Status::Ok();
+}
+
+std::vector<TrialExit> LocalExecutor::CollectExits() {
+  std::vector<TrialExit> exits;
+  for (auto it = pids_.begin(); it != pids_.end();) {
+    siginfo_t info{};
+    // WNOWAIT leaves the child a zombie, so its pid (the group id) cannot be reused while we clean up the group.
+    if (::waitid(P_PID, it->second, &info, WEXITED | WNOHANG | WNOWAIT) != 0 || info.si_pid == 0) {
+      ++it;
+      continue;
+    }
+    ::kill(-it->second, SIGKILL);  // children the trial left behind
+    int status = 0;
+    ::waitpid(it->second, &status, 0);
+    TrialExit exit;
+    exit.trial_id = it->first;
+    exit.signaled = WIFSIGNALED(status);
+    exit.code = exit.signaled ? WTERMSIG(status) : WEXITSTATUS(status);
+    exits.push_back(exit);
+    it = pids_.erase(it);
+  }
+  return exits;
+}
+
+void LocalExecutor::Signal(int64_t trial_id, int signal) {
+  auto it = pids_.find(trial_id);
+  if (it != pids_.end()) ::kill(-it->second, signal);
+}
+
+int64_t LocalExecutor::ProcessId(int64_t trial_id) const {
+  auto it = pids_.find(trial_id);
+  return it == pids_.end() ? 0 : it->second;
+}
+
+}  // namespace hyperion

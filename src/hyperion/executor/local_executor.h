@@ -1,0 +1,29 @@
+// Runs each trial as a child process of this one, in its own process group, with stdout and stderr sent to files in
+// the trial folder. The process group is what timeouts, pruning and shutdown signal, so a trial's own children are
+// stopped with it; when the trial's main process ends, whatever it left in its group is killed.
+//
+// The orchestrator must have SIGCHLD delivered (not ignored) and call CollectExits() when it arrives or on its tick.
+#pragma once
+
+#include <map>
+
+#include "hyperion/executor/executor.h"
+
+namespace hyperion {
+
+class LocalExecutor final : public Executor {
+ public:
+  LocalExecutor() = default;
+  ~LocalExecutor() override;  // kills what is still running
+
+  std::string Name() const override { return "local"; }
+  Status Launch(const LaunchRequest& request) override;
+  std::vector<TrialExit> CollectExits() override;
+  void Signal(int64_t trial_id, int signal) override;
+  int64_t ProcessId(int64_t trial_id) const override;
+
+ private:
+  std::map<int64_t, int> pids_;  // trial id -> pid (also its process group id)
+};
+
+}  // namespace hyperion

@@ -1,0 +1,491 @@
+#include "hyperion/experiment/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+#include "hyperion/common/text.h"
+
+namespace hyperion {
+namespace {
+
+namespace fs = std::filesystem;
+
+const std::vector<std::string> kTopLevelKeys = {"name",   "description", "command", "workdir", "objective",
+                                                "space",  "strategy",    "parallel", "budget", "trial",
+                                                "storage", "output_dir", "env",     "metrics"};
+
+// Reads one YAML document into an ExperimentConfig, turning every problem into "file:line:col: key: message".
+class ConfigReader {
+ public:
+  explicit ConfigReader(std::string path) : path_(std::move(path)) {}
+
+  Result<ExperimentConfig> Read(const YAML::Node& root);
+
+ private:
+  Status Error(const YAML::Node& node, const std::string& key, const std::string& message) const {
+    std::ostringstream out;
+    out << path_;
+    if (node.IsDefined() && node.Mark().line >= 0) out << ":" << node.Mark().line + 1 << ":" << node.Mark().column + 1;
+    out << ": " << (key.empty() ? "" : key + ": ") << message;
+    return InvalidArgumentError(out.str());
+  }
+
+  // Every key of `map` must be in `allowed`; otherwise names the closest allowed key.
+  Status CheckKeys(const YAML::Node& map, const std::string& prefix, const std::vector<std::string>& allowed) const {
+    for (const auto& entry : map) {
+      std::string key = entry.first.Scalar();
+      if (std::find(allowed.begin(), allowed.end(), key) != allowed.end()) continue;
+      auto hint = ClosestMatch(key, allowed);
+      return Error(entry.first, prefix + key,
+                   "unknown key" + (hint ? "; did you mean '" + *hint + "'?" : std::string()) +
+                       " Valid keys here: " + JoinStrings(allowed));
+    }
+    return Status::Ok();
+  }
+
+  Status ExpectMap(const YAML::Node& node, const std::string& key, const std::string& example) const {
+    if (node.IsMap()) return Status::Ok();
+    return Error(node, key, "expected a mapping, e.g. " + example);
+  }
+
+  Result<std::string> String(const YAML::Node& node, const std::string& key) const {
+    if (!node.IsScalar()) return Error(node, key, "expected a text value");
+    return node.Scalar();
+  }
+
+  Result<double> Number(const YAML::Node& node, const std::string& key) const {
+    Json value;
+    if (node.IsScalar()) value = TypedScalar(node);
+    if (!value.is_number()) return Error(node, key, "expected a number, got '" + DescribeNode(node) + "'");
+    return value.get<double>();
+  }
+
+  Result<int64_t> Integer(const YAML::Node& node, const std::string& key, int64_t minimum) const {
+    Json value;
+    if (node.IsScalar()) value = TypedScalar(node);
+    if (!value.is_number_integer()) return Error(node, key, "expected a whole number, got '" + DescribeNode(node) + "'");
+    if (value.get<int64_t>() < minimum) {
+      return Error(node, key, "must be at least " + std::to_string(minimum) + ", got " + value.dump());
+    }
+    return value.get<int64_t>();
+  }
+
+  Result<bool> Bool(const YAML::Node& node, const std::string& key) const {
+    Json value;
+    if (node.IsScalar()) value = TypedScalar(node);
+    if (!value.is_boolean()) return Error(node, key, "expected true or false, got '" + DescribeNode(node) + "'");
+    return value.get<bool>();
+  }
+
+  Result<double> Duration(const YAML::Node& node, const std::string& key) const {
+    if (!node.IsScalar()) return Error(node, key, "expected a duration such as 90s, 10m or 2h");
+    auto seconds = ParseDuration(node.Scalar());
+    if (!seconds.ok()) return Error(node, key, seconds.status().message());
+    if (*seconds <= 0) return Error(node, key, "must be longer than zero");
+    return *seconds;
+  }
+
+  static std::string DescribeNode(const YAML::Node& node) {
+    if (node.IsScalar()) return node.Scalar();
+    if (node.IsSequence()) return "a list";
+    if (node.IsMap()) return "a mapping";
+    return "nothing";
+  }
+
+  // A YAML scalar as the JSON scalar it denotes under YAML 1.2's core schema, so quoted "0" stays a string while
+  // plain 0, false, null and 0.5 become a number, a boolean, null and a float.
+  static Json TypedScalar(const YAML::Node& node) {
+    const std::string& text = node.Scalar();
+    const std::string& tag = node.Tag();
+    if (node.IsNull()) return tag == "!" ? Json("") : Json();
+    if (tag == "!" || tag == "tag:yaml.org,2002:str") return Json(text);
+    static const std::regex kNull("~|null|Null|NULL|");
+    static const std::regex kTrue("true|True|TRUE");
+    static const std::regex kFalse("false|False|FALSE");
+    static const std::regex kInt("[-+]?[0-9]+");
+    static const std::regex kFloat("[-+]?(\\.[0-9]+|[0-9]+(\\.[0-9]*)?)([eE][-+]?[0-9]+)?");
+    static const std::regex kInf("[-+]?\\.(inf|Inf|INF)");
+    static const std::regex kNan("\\.(nan|NaN|NAN)");
+    if (std::regex_match(text, kNull)) return Json();
+    if (std::regex_match(text, kTrue)) return Json(true);
+    if (std::regex_match(text, kFalse)) return Json(false);
+    if (std::regex_match(text, kInt)) {
+      errno = 0;
+      long long v = std::strtoll(text.c_str(), nullptr, 10);
+      if (errno == 0) return Json(static_cast<int64_t>(v));
+      return Json(std::strtod(text.c_str(), nullptr));
+    }
+    if (std::regex_match(text, kFloat)) return Json(std::strtod(text.c_str(), nullptr));
+    if (std::regex_match(text, kInf)) return Json(text[0] == '-' ? -INFINITY : INFINITY);
+    if (std::regex_match(text, kNan)) return Json(NAN);
+    return Json(text);
+  }
+
+  Status ReadObjective(const YAML::Node& node, Objective& objective) const;
+  Status ReadParam(const std::string& name, const YAML::Node& key_node, const YAML::Node& node,
+                   std::vector<ParamSpec>& params) const;
+  Status ReadSpace(const YAML::Node& node, ExperimentConfig& config) const;
+  Status ReadCommand(const YAML::Node& node, ExperimentConfig& config) const;
+  Status ReadStrategy(const YAML::Node& node, StrategyConfig& strategy) const;
+  Status ReadBudget(const YAML::Node& node, Budget& budget) const;
+  Status ReadTrialPolicy(const YAML::Node& node, TrialPolicy& policy) const;
+
+  std::string path_;
+  // Where each parameter and each command argument was written, for messages found after parsing.
+  std::map<std::string, YAML::Node> param_nodes_;
+};
+
+Status ConfigReader::ReadObjective(const YAML::Node& node, Objective& objective) const {
+  HYP_RETURN_IF_ERROR(ExpectMap(node, "objective", "objective: {metric: val_acc, mode: max}"));
+  HYP_RETURN_IF_ERROR(CheckKeys(node, "objective.", {"metric", "mode", "value"}));
+  if (!node["metric"]) {
+    return Error(node, "objective.metric",
+                 "missing; name the metric your trials report and Hyperion optimises, e.g. metric: val_acc");
+  }
+  HYP_ASSIGN_OR_RETURN(objective.metric, String(node["metric"], "objective.metric"));
+  if (objective.metric.empty()) return Error(node["metric"], "objective.metric", "must not be empty");
+  if (!node["mode"]) return Error(node, "objective.mode", "missing; write mode: min or mode: max");
+  HYP_ASSIGN_OR_RETURN(std::string mode, String(node["mode"], "objective.mode"));
+  if (mode == "min" || mode == "minimize") objective.mode = ObjectiveMode::kMinimize;
+  else if (mode == "max" || mode == "maximize") objective.mode = ObjectiveMode::kMaximize;
+  else return Error(node["mode"], "objective.mode", "'" + mode + "' is not a mode; use min or max");
+  if (node["value"]) {
+    HYP_ASSIGN_OR_RETURN(std::string rule, String(node["value"], "objective.value"));
+    if (rule == "last") objective.value = ValueRule::kLast;
+    else if (rule == "best") objective.value = ValueRule::kBest;
+    else return Error(node["value"], "objective.value", "'" + rule + "' is not a rule; use last or best");
+  }
+  return Status::Ok();
+}
+
+Status ConfigReader::ReadParam(const std::string& name, const YAML::Node& key_node, const YAML::Node& node,
+                               std::vector<ParamSpec>& params) const {
+  const std::string key = "space." + name;
+  ParamSpec spec;
+  spec.name = name;
+  if (name.empty()) return Error(key_node, "space", "a parameter name is empty");
+  if (node.IsSequence()) {  // shorthand: `optimizer: [adam, sgd]` is a categorical
+    spec.type = ParamType::kCategorical;
+    for (const auto& c : node) {
+      if (!c.IsScalar() && !c.IsNull()) {
+        return Error(c, key, "choices must be scalars (strings, numbers, true/false, null)");
+      }
+      spec.choices.push_back(TypedScalar(c));
+    }
+  } else {
+    HYP_RETURN_IF_ERROR(ExpectMap(node, key, name + ": {type: float, low: 0.0001, high: 0.1, log: true}"));
+    std::string type_name;
+    if (node["type"]) {
+      HYP_ASSIGN_OR_RETURN(type_name, String(node["type"], key + ".type"));
+    } else if (node["choices"]) {
+      type_name = "categorical";
+    } else if (node["low"] && node["high"] && node["low"].IsScalar() && node["high"].IsScalar() &&
+               TypedScalar(node["low"]).is_number_integer() && TypedScalar(node["high"]).is_number_integer()) {
+      type_name = "int";
+    } else if (node["low"] || node["high"]) {
+      type_name = "float";
+    } else {
+      return Error(node, key + ".type", "missing; use type: float, int, categorical or bool");
+    }
+    auto type = ParamTypeFromName(type_name);
+    if (!type) {
+      auto hint = ClosestMatch(type_name, {"float", "int", "categorical", "bool"});
+      return Error(node["type"], key + ".type",
+                   "unknown type '" + type_name + "'" + (hint ? "; did you mean '" + *hint + "'?" : "") +
+                       " Valid types: float, int, categorical, bool");
+    }
+    spec.type = *type;
+    switch (spec.type) {
+      case ParamType::kFloat:
+      case ParamType::kInt: {
+        HYP_RETURN_IF_ERROR(CheckKeys(node, key + ".", {"type", "low", "high", "log", "step"}));
+        for (const char* field : {"low", "high"}) {
+          if (!node[field]) return Error(node, key + "." + field, std::string("missing; a ") + type_name + " needs low and high");
+        }
+        HYP_ASSIGN_OR_RETURN(spec.low, Number(node["low"], key + ".low"));
+        HYP_ASSIGN_OR_RETURN(spec.high, Number(node["high"], key + ".high"));
+        if (node["log"]) {
+          HYP_ASSIGN_OR_RETURN(spec.log, Bool(node["log"], key + ".log"));
+        }
+        if (node["step"]) {
+          HYP_ASSIGN_OR_RETURN(spec.step, Number(node["step"], key + ".step"));
+        }
+        break;
+      }
+      case ParamType::kCategorical:
+        HYP_RETURN_IF_ERROR(CheckKeys(node, key + ".", {"type", "choices"}));
+        if (!node["choices"]) return Error(node, key + ".choices", "missing; list the values, e.g. choices: [adam, sgd]");
+        if (!node["choices"].IsSequence()) {
+          return Error(node["choices"], key + ".choices", "expected a list, e.g. choices: [32, 64, 128]");
+        }
+        for (const auto& c : node["choices"]) {
+          if (!c.IsScalar() && !c.IsNull()) {
+            return Error(c, key + ".choices", "choices must be scalars (strings, numbers, true/false, null)");
+          }
+          spec.choices.push_back(TypedScalar(c));
+        }
+        break;
+      case ParamType::kBool:
+        HYP_RETURN_IF_ERROR(CheckKeys(node, key + ".", {"type"}));
+        spec.choices = {Json(false), Json(true)};
+        break;
+    }
+  }
+  if (auto problem = CheckSpec(spec)) {
+    YAML::Node at = node.IsMap() && node[problem->field] ? node[problem->field] : node;
+    return Error(at, key + "." + problem->field, problem->message);
+  }
+  params.push_back(std::move(spec));
+  return Status::Ok();
+}
+
+Status ConfigReader::ReadSpace(const YAML::Node& node, ExperimentConfig& config) const {
+  HYP_RETURN_IF_ERROR(ExpectMap(node, "space", "space: {lr: {type: float, low: 0.0001, high: 0.1, log: true}}"));
+  if (node.size() == 0) return Error(node, "space", "is empty; define at least one parameter");
+  std::vector<ParamSpec> params;
+  for (const auto& entry : node) {
+    HYP_RETURN_IF_ERROR(ReadParam(entry.first.Scalar(), entry.first, entry.second, params));
+  }
+  auto space = Space::Create(std::move(params));
+  if (!space.ok()) return Error(node, "space", space.status().message());
+  config.space = std::move(space).value();
+  return Status::Ok();
+}
+
+Status ConfigReader::ReadCommand(const YAML::Node& node, ExperimentConfig& config) const {
+  if (!node.IsSequence() || node.size() == 0) {
+    return Error(node, "command",
+                 "expected a non-empty list of arguments, e.g. command: [python3, train.py, --lr, \"{lr}\"]; "
+                 "arguments are never passed through a shell");
+  }
+  for (size_t i = 0; i < node.size(); ++i) {
+    const YAML::Node& arg = node[i];
+    const std::string key = "command[" + std::to_string(i) + "]";
+    if (arg.IsMap() && arg.size() == 1 && arg.begin()->second.IsNull()) {
+      std::string name = arg.begin()->first.Scalar();
+      return Error(arg, key, "{" + name + "} was read as a YAML mapping; quote it: \"{" + name + "}\"");
+    }
+    if (!arg.IsScalar()) return Error(arg, key, "each argument must be a text value");
+    config.command.push_back(arg.Scalar());
+  }
+  Json names = Json::object();
+  for (const auto& spec : config.space.params()) names[spec.name] = Space::FromUnit(spec, 0.5);
+  for (size_t i = 0; i < config.command.size(); ++i) {
+    auto substituted = SubstituteCommand({config.command[i]}, names);
+    if (!substituted.ok()) {
+      return Error(node[i], "command[" + std::to_string(i) + "]", substituted.status().message());
+    }
+  }
+  return Status::Ok();
+}
+
+Status ConfigReader::ReadStrategy(const YAML::Node& node, StrategyConfig& strategy) const {
+  HYP_RETURN_IF_ERROR(ExpectMap(node, "strategy", "strategy: {type: random, seed: 1}"));
+  HYP_RETURN_IF_ERROR(CheckKeys(node, "strategy.", {"type", "seed", "resolution"}));
+  if (node["type"]) {
+    HYP_ASSIGN_OR_RETURN(strategy.type, String(node["type"], "strategy.type"));
+    const auto& known = KnownStrategyTypes();
+    if (std::find(known.begin(), known.end(), strategy.type) == known.end()) {
+      auto hint = ClosestMatch(strategy.type, known);
+      return Error(node["type"], "strategy.type",
+                   "unknown strategy '" + strategy.type + "'" + (hint ? "; did you mean '" + *hint + "'?" : "") +
+                       " Known strategies: " + JoinStrings(known));
+    }
+  }
+  if (node["seed"]) {
+    HYP_ASSIGN_OR_RETURN(int64_t seed, Integer(node["seed"], "strategy.seed", 0));
+    strategy.seed = static_cast<uint64_t>(seed);
+  }
+  if (node["resolution"]) {
+    HYP_ASSIGN_OR_RETURN(int64_t resolution, Integer(node["resolution"], "strategy.resolution", 2));
+    strategy.grid_resolution = static_cast<int>(std::min<int64_t>(resolution, 1000000));
+  }
+  return Status::Ok();
+}
+
+Status ConfigReader::ReadBudget(const YAML::Node& node, Budget& budget) const {
+  HYP_RETURN_IF_ERROR(ExpectMap(node, "budget", "budget: {max_trials: 50, max_time: 2h}"));
+  HYP_RETURN_IF_ERROR(CheckKeys(node, "budget.", {"max_trials", "max_time"}));
+  if (node["max_trials"]) {
+    HYP_ASSIGN_OR_RETURN(budget.max_trials, Integer(node["max_trials"], "budget.max_trials", 1));
+  }
+  if (node["max_time"]) {
+    HYP_ASSIGN_OR_RETURN(budget.max_time, Duration(node["max_time"], "budget.max_time"));
+  }
+  return Status::Ok();
+}
+
+Status ConfigReader::ReadTrialPolicy(const YAML::Node& node, TrialPolicy& policy) const {
+  HYP_RETURN_IF_ERROR(ExpectMap(node, "trial", "trial: {timeout: 30m, retries: 1}"));
+  HYP_RETURN_IF_ERROR(CheckKeys(node, "trial.", {"timeout", "retries", "kill_grace"}));
+  if (node["timeout"]) {
+    HYP_ASSIGN_OR_RETURN(policy.timeout, Duration(node["timeout"], "trial.timeout"));
+  }
+  if (node["retries"]) {
+    HYP_ASSIGN_OR_RETURN(int64_t retries, Integer(node["retries"], "trial.retries", 0));
+    policy.retries = static_cast<int>(std::min<int64_t>(retries, 1000));
+  }
+  if (node["kill_grace"]) {
+    HYP_ASSIGN_OR_RETURN(policy.kill_grace, Duration(node["kill_grace"], "trial.kill_grace"));
+  }
+  return Status::Ok();
+}
+
+Result<ExperimentConfig> ConfigReader::Read(const YAML::Node& root) {
+  if (!root.IsMap()) return Error(root, "", "the config must be a YAML mapping with keys such as name, command, space");
+  HYP_RETURN_IF_ERROR(CheckKeys(root, "", kTopLevelKeys));
+  ExperimentConfig config;
+  config.source_path = path_;
+  for (const char* required : {"name", "command", "objective", "space"}) {
+    if (!root[required]) return Error(root, required, "missing; every experiment needs name, command, objective and space");
+  }
+  HYP_ASSIGN_OR_RETURN(config.name, String(root["name"], "name"));
+  if (config.name.empty()) return Error(root["name"], "name", "must not be empty");
+  HYP_RETURN_IF_ERROR(ReadObjective(root["objective"], config.objective));
+  HYP_RETURN_IF_ERROR(ReadSpace(root["space"], config));
+  HYP_RETURN_IF_ERROR(ReadCommand(root["command"], config));
+
+  fs::path base = fs::absolute(fs::path(path_)).parent_path();
+  config.workdir = base.string();
+  if (root["workdir"]) {
+    HYP_ASSIGN_OR_RETURN(std::string workdir, String(root["workdir"], "workdir"));
+    fs::path p(workdir);
+    config.workdir = (p.is_absolute() ? p : base / p).lexically_normal().string();
+    if (!fs::is_directory(config.workdir)) {
+      return Error(root["workdir"], "workdir", "'" + config.workdir + "' is not a directory");
+    }
+  }
+  if (root["strategy"]) HYP_RETURN_IF_ERROR(ReadStrategy(root["strategy"], config.strategy));
+  if (root["parallel"]) {
+    HYP_ASSIGN_OR_RETURN(int64_t parallel, Integer(root["parallel"], "parallel", 1));
+    config.parallel = static_cast<int>(std::min<int64_t>(parallel, 100000));
+  }
+  if (root["budget"]) HYP_RETURN_IF_ERROR(ReadBudget(root["budget"], config.budget));
+  if (root["trial"]) HYP_RETURN_IF_ERROR(ReadTrialPolicy(root["trial"], config.trial));
+  if (root["storage"]) {
+    HYP_ASSIGN_OR_RETURN(config.storage, String(root["storage"], "storage"));
+  }
+  if (root["output_dir"]) {
+    HYP_ASSIGN_OR_RETURN(std::string dir, String(root["output_dir"], "output_dir"));
+    fs::path p(dir);
+    config.output_dir = (p.is_absolute() ? p : base / p).lexically_normal().string();
+  }
+  if (root["env"]) {
+    HYP_RETURN_IF_ERROR(ExpectMap(root["env"], "env", "env: {OMP_NUM_THREADS: \"1\"}"));
+    for (const auto& entry : root["env"]) {
+      std::string key = entry.first.Scalar();
+      HYP_ASSIGN_OR_RETURN(config.env[key], String(entry.second, "env." + key));
+    }
+  }
+  if (root["metrics"]) {
+    HYP_RETURN_IF_ERROR(ExpectMap(root["metrics"], "metrics", "metrics: {stdout: false}"));
+    HYP_RETURN_IF_ERROR(CheckKeys(root["metrics"], "metrics.", {"stdout"}));
+    if (root["metrics"]["stdout"]) {
+      HYP_ASSIGN_OR_RETURN(config.stdout_metrics, Bool(root["metrics"]["stdout"], "metrics.stdout"));
+    }
+  }
+  return config;
+}
+
+}  // namespace
+
+const char* ObjectiveModeName(ObjectiveMode mode) { return mode == ObjectiveMode::kMaximize ? "max" : "min"; }
+
+const std::vector<std::string>& KnownStrategyTypes() {
+  static const std::vector<std::string> kTypes = {"random", "grid"};
+  return kTypes;
+}
+
+Json ExperimentConfig::ToJson() const {
+  auto optional = [](const auto& v) { return v ? Json(*v) : Json(); };
+  Json env_json = Json::object();
+  for (const auto& [k, v] : env) env_json[k] = v;
+  return Json{{"name", name},
+              {"command", command},
+              {"workdir", workdir},
+              {"objective",
+               {{"metric", objective.metric},
+                {"mode", ObjectiveModeName(objective.mode)},
+                {"value", objective.value == ValueRule::kBest ? "best" : "last"}}},
+              {"space", space.ToJson()},
+              {"strategy", {{"type", strategy.type}, {"seed", optional(strategy.seed)}, {"resolution", strategy.grid_resolution}}},
+              {"parallel", parallel},
+              {"budget", {{"max_trials", optional(budget.max_trials)}, {"max_time", optional(budget.max_time)}}},
+              {"trial", {{"timeout", optional(trial.timeout)}, {"retries", trial.retries}, {"kill_grace", trial.kill_grace}}},
+              {"output_dir", output_dir},
+              {"env", env_json},
+              {"metrics", {{"stdout", stdout_metrics}}},
+              {"source_path", source_path}};
+}
+
+Result<ExperimentConfig> ParseConfig(const std::string& yaml_text, const std::string& path) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(yaml_text);
+  } catch (const YAML::Exception& e) {
+    std::ostringstream out;
+    out << path << ":" << e.mark.line + 1 << ":" << e.mark.column + 1 << ": the file is not valid YAML: " << e.msg;
+    return InvalidArgumentError(out.str());
+  }
+  try {
+    return ConfigReader(path).Read(root);
+  } catch (const YAML::Exception& e) {
+    std::ostringstream out;
+    out << path << ":" << e.mark.line + 1 << ":" << e.mark.column + 1 << ": " << e.msg;
+    return InvalidArgumentError(out.str());
+  }
+}
+
+Result<ExperimentConfig> LoadConfig(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return NotFoundError("cannot read config '" + path + "': " + std::strerror(errno));
+  std::ostringstream text;
+  text << in.rdbuf();
+  return ParseConfig(text.str(), path);
+}
+
+Result<std::vector<std::string>> SubstituteCommand(const std::vector<std::string>& command, const Json& params) {
+  std::vector<std::string> out;
+  out.reserve(command.size());
+  for (const auto& arg : command) {
+    std::string result;
+    for (size_t i = 0; i < arg.size(); ++i) {
+      char c = arg[i];
+      if ((c == '{' || c == '}') && i + 1 < arg.size() && arg[i + 1] == c) {  // "{{" or "}}": a literal brace
+        result += c;
+        ++i;
+        continue;
+      }
+      if (c != '{') {
+        result += c;
+        continue;
+      }
+      size_t close = arg.find('}', i + 1);
+      if (close == std::string::npos) {
+        return InvalidArgumentError("'" + arg + "' has a '{' without a closing '}'; write {{ for a literal brace");
+      }
+      std::string name = arg.substr(i + 1, close - i - 1);
+      if (!params.contains(name)) {
+        std::vector<std::string> names;
+        for (const auto& [k, v] : params.items()) names.push_back(k);
+        auto hint = ClosestMatch(name, names);
+        return InvalidArgumentError("'{" + name + "}' names no parameter of the space" +
+                                    (hint ? "; did you mean '{" + *hint + "}'?" : "") +
+                                    " Parameters: " + JoinStrings(names));
+      }
+      result += ScalarToArgument(params[name]);
+      i = close;
+    }
+    out.push_back(std::move(result));
+  }
+  return out;
+}
+
+}  // namespace hyperion

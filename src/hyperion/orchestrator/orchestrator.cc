@@ -1,0 +1,591 @@
+#include "hyperion/orchestrator/orchestrator.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include "hyperion/common/clock.h"
+#include "hyperion/common/text.h"
+
+namespace hyperion {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Signals reach the loop through a self-pipe: the handler only writes the signal number.
+int g_wake_pipe[2] = {-1, -1};
+volatile sig_atomic_t g_interrupts = 0;  // SIGINT and SIGTERM received during this run
+
+void OnSignal(int signal) {
+  int saved = errno;
+  if (signal == SIGINT || signal == SIGTERM) g_interrupts = g_interrupts + 1;
+  unsigned char byte = static_cast<unsigned char>(signal);
+  ssize_t ignored = ::write(g_wake_pipe[1], &byte, 1);
+  (void)ignored;
+  errno = saved;
+}
+
+// Installs the handlers for the lifetime of a run and restores the previous ones after.
+class SignalScope {
+ public:
+  SignalScope() {
+    if (::pipe2(g_wake_pipe, O_CLOEXEC | O_NONBLOCK) != 0) g_wake_pipe[0] = g_wake_pipe[1] = -1;
+    g_interrupts = 0;
+    struct sigaction action {};
+    action.sa_handler = OnSignal;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = SA_RESTART;
+    for (int i = 0; i < 3; ++i) ::sigaction(kSignals[i], &action, &previous_[i]);
+  }
+  ~SignalScope() {
+    for (int i = 0; i < 3; ++i) ::sigaction(kSignals[i], &previous_[i], nullptr);
+    for (int& fd : g_wake_pipe) {
+      if (fd >= 0) ::close(fd);
+      fd = -1;
+    }
+  }
+  // Drains the pipe; returns the signals seen, in order.
+  static std::vector<int> Drain() {
+    std::vector<int> signals;
+    unsigned char buffer[64];
+    ssize_t n;
+    while ((n = ::read(g_wake_pipe[0], buffer, sizeof buffer)) > 0) signals.insert(signals.end(), buffer, buffer + n);
+    return signals;
+  }
+
+ private:
+  static constexpr int kSignals[3] = {SIGINT, SIGTERM, SIGCHLD};
+  struct sigaction previous_[3];
+};
+
+const char* SignalName(int s) { return s == SIGINT ? "SIGINT" : s == SIGTERM ? "SIGTERM" : "a signal"; }
+
+// The last non-empty line of a file, shortened; for failure reasons ("exit code 1: ValueError: ...").
+std::string LastLine(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return "";
+  in.seekg(0, std::ios::end);
+  std::streamoff size = in.tellg();
+  std::streamoff start = std::max<std::streamoff>(0, size - 4096);
+  in.seekg(start);
+  std::string tail((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  while (!tail.empty() && (tail.back() == '\n' || tail.back() == '\r' || tail.back() == ' ')) tail.pop_back();
+  size_t nl = tail.rfind('\n');
+  std::string line = nl == std::string::npos ? tail : tail.substr(nl + 1);
+  for (char& c : line) {
+    if (static_cast<unsigned char>(c) < 0x20 && c != '\t') c = '?';
+  }
+  if (line.size() > 300) line = line.substr(0, 300) + "...";
+  return line;
+}
+
+// True when `pid` is a live process started for trial `trial_id` (its environment names the trial), so a resume
+// never signals an unrelated process that reused the id.
+bool IsProcessOfTrial(int64_t pid, int64_t trial_id) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/environ", std::ios::binary);
+  if (!in) return false;
+  std::string env((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string needle = std::string("HYPERION_TRIAL_ID=") + std::to_string(trial_id) + '\0';
+  return env.find(needle) != std::string::npos;
+}
+
+}  // namespace
+
+// A trial whose process is alive: its metric reader, deadlines and how it is meant to end.
+struct Orchestrator::Running {
+  Running(const std::string& dir, bool parse_stdout, const std::string& metric)
+      : reader(dir, parse_stdout, metric) {}
+  MetricStreamReader reader;
+  double started = 0;                  // monotonic
+  std::optional<double> deadline;      // monotonic; trial.timeout
+  std::optional<double> kill_at;       // monotonic; SIGKILL after the grace period
+  std::optional<TrialState> end_state; // set when we stopped it (timed_out, interrupted, failed)
+  std::string end_reason;
+  std::optional<double> last_value, best_value;
+  std::optional<int64_t> last_step, best_step;
+  std::vector<std::string> metric_names;
+};
+
+Orchestrator::Orchestrator(RunSettings settings, Storage& storage, std::unique_ptr<Strategy> strategy,
+                           std::unique_ptr<Executor> executor, RunObserver& observer)
+    : settings_(std::move(settings)),
+      config_(settings_.config),
+      storage_(storage),
+      strategy_(std::move(strategy)),
+      executor_(std::move(executor)),
+      observer_(observer) {}
+
+Orchestrator::~Orchestrator() = default;
+
+Trial* Orchestrator::FindTrial(int64_t id) {
+  for (auto& t : trials_) {
+    if (t.id == id) return &t;
+  }
+  return nullptr;
+}
+
+std::optional<Trial> Orchestrator::Best() const {
+  std::optional<Trial> best;
+  for (const auto& t : trials_) {
+    if (t.state != TrialState::kCompleted || !t.value) continue;
+    // Strictly better only: ties go to the earliest trial.
+    if (!best || config_.objective.Better(*t.value, *best->value)) best = t;
+  }
+  return best;
+}
+
+std::string Orchestrator::TrialDirFor(const Trial& trial) const {
+  char name[32];
+  std::snprintf(name, sizeof name, "trial-%04lld", static_cast<long long>(trial.number));
+  return (fs::path(settings_.output_dir) / SafeFileName(experiment_.name) / name).string();
+}
+
+Status Orchestrator::SaveTrial(const Trial& trial, const std::string& event_type, Json payload) {
+  // The trial's new state and the event that explains it land together or not at all.
+  return storage_.RunInTransaction([&]() -> Status {
+    HYP_RETURN_IF_ERROR(storage_.UpdateTrial(trial));
+    Event event;
+    event.experiment_id = experiment_.id;
+    event.trial_id = trial.id;
+    event.time = WallSeconds();
+    event.type = event_type;
+    payload["number"] = trial.number;
+    event.payload = std::move(payload);
+    return storage_.AppendEvent(event).status();
+  });
+}
+
+Status Orchestrator::Start() {
+  HYP_ASSIGN_OR_RETURN(std::optional<ExperimentRecord> existing, storage_.FindExperiment(config_.name));
+  if (existing && !settings_.resume) {
+    HYP_ASSIGN_OR_RETURN(auto trials, storage_.ListTrials(existing->id));
+    return AlreadyExistsError("experiment '" + config_.name + "' already exists in " + storage_.Url() + " (" +
+                              std::to_string(trials.size()) + " trials, " + existing->status +
+                              "); add --resume to continue it, or --experiment NEW_NAME to start another");
+  }
+  if (existing) {
+    if (existing->strategy != strategy_->Name()) {
+      return FailedPreconditionError("experiment '" + config_.name + "' was run with strategy '" + existing->strategy +
+                                     "'; resuming it with '" + strategy_->Name() +
+                                     "' is refused. Use strategy.type: " + existing->strategy +
+                                     " or --experiment NEW_NAME");
+    }
+    if (existing->executor != executor_->Name()) {
+      return FailedPreconditionError("experiment '" + config_.name + "' was run with executor '" + existing->executor +
+                                     "'; resuming it with '" + executor_->Name() + "' is refused");
+    }
+    experiment_ = *existing;
+    const Json& stored_seed = experiment_.config["strategy"]["seed"];
+    seed_ = config_.strategy.seed.value_or(stored_seed.is_number() ? stored_seed.get<uint64_t>() : 0);
+    HYP_ASSIGN_OR_RETURN(trials_, storage_.ListTrials(experiment_.id));
+    HYP_ASSIGN_OR_RETURN(auto events, storage_.ListEvents(experiment_.id, 0, 1 << 30));
+    for (const auto& e : events) {
+      if (e.type == "trial_retry" && e.trial_id) ++failures_[*e.trial_id];
+    }
+    HYP_RETURN_IF_ERROR(storage_.SetExperimentStatus(experiment_.id, "running", std::nullopt));
+    HYP_RETURN_IF_ERROR(RecoverUnfinished());
+  } else {
+    seed_ = config_.strategy.seed.value_or(std::random_device{}() & 0x7fffffff);
+    ExperimentRecord record;
+    record.name = config_.name;
+    record.config = config_.ToJson();
+    record.config["strategy"]["seed"] = seed_;
+    record.objective_metric = config_.objective.metric;
+    record.objective_mode = config_.objective.mode;
+    record.strategy = strategy_->Name();
+    record.executor = executor_->Name();
+    record.created_at = WallSeconds();
+    HYP_ASSIGN_OR_RETURN(experiment_, storage_.CreateExperiment(record));
+  }
+  Event started;
+  started.experiment_id = experiment_.id;
+  started.time = WallSeconds();
+  started.type = existing ? "experiment_resumed" : "experiment_started";
+  started.payload = Json{{"seed", seed_}, {"parallel", config_.parallel}};
+  HYP_RETURN_IF_ERROR(storage_.AppendEvent(started).status());
+  observer_.OnRunStarted(experiment_, trials_);
+  return Status::Ok();
+}
+
+Status Orchestrator::RecoverUnfinished() {
+  for (auto& t : trials_) {
+    if (t.state == TrialState::kRunning) {
+      // The orchestrator that ran it is gone. Stop what is left of the trial, then run it again.
+      if (t.pid && IsProcessOfTrial(*t.pid, t.id)) ::kill(-static_cast<pid_t>(*t.pid), SIGKILL);
+      t.state = TrialState::kInterrupted;
+      t.error = "the orchestrator stopped while the trial ran";
+      t.ended_at = WallSeconds();
+      t.pid.reset();
+      HYP_RETURN_IF_ERROR(SaveTrial(t, "trial_interrupted", Json{{"reason", t.error}}));
+    }
+    if (t.state == TrialState::kInterrupted) {
+      HYP_RETURN_IF_ERROR(CheckTransition(t.number, t.state, TrialState::kPending));
+      t.state = TrialState::kPending;
+      t.attempt += 1;
+      t.value.reset();
+      t.value_step.reset();
+      HYP_RETURN_IF_ERROR(SaveTrial(t, "trial_requeued", Json{{"reason", "resume"}, {"attempt", t.attempt}}));
+    }
+  }
+  return Status::Ok();
+}
+
+Status Orchestrator::LaunchTrial(Trial& trial) {
+  trial.trial_dir = TrialDirFor(trial);
+  trial.checkpoint_dir = (fs::path(trial.trial_dir) / "checkpoint").string();
+  std::error_code ec;
+  fs::create_directories(trial.checkpoint_dir, ec);
+  if (ec) return UnavailableError("cannot create trial folder " + trial.trial_dir + ": " + ec.message());
+  fs::permissions(fs::path(settings_.output_dir) / SafeFileName(experiment_.name), fs::perms::owner_all,
+                  fs::perm_options::replace, ec);
+  // Files of an earlier attempt move to attempt-N/, so this attempt's reader starts from empty files.
+  if (trial.attempt > 1) {
+    fs::path archive = fs::path(trial.trial_dir) / ("attempt-" + std::to_string(trial.attempt - 1));
+    for (const char* name : {"stdout.log", "stderr.log", "metrics.jsonl", "control.json"}) {
+      fs::path file = fs::path(trial.trial_dir) / name;
+      if (fs::exists(file, ec)) {
+        fs::create_directories(archive, ec);
+        fs::rename(file, archive / name, ec);
+      }
+    }
+  }
+  auto argv = SubstituteCommand(config_.command, trial.params);
+  LaunchRequest request;
+  request.trial_id = trial.id;
+  request.workdir = config_.workdir;
+  request.trial_dir = trial.trial_dir;
+  request.env = config_.env;
+  const char* pythonpath = std::getenv("PYTHONPATH");
+  request.env["PYTHONPATH"] =
+      settings_.python_client_dir + (pythonpath && *pythonpath ? std::string(":") + pythonpath : std::string());
+  request.env["PYTHONUNBUFFERED"] = "1";
+  request.env["HYPERION_EXPERIMENT"] = experiment_.name;
+  request.env["HYPERION_TRIAL_ID"] = std::to_string(trial.id);
+  request.env["HYPERION_TRIAL_NUMBER"] = std::to_string(trial.number);
+  request.env["HYPERION_ATTEMPT"] = std::to_string(trial.attempt);
+  request.env["HYPERION_PARAMS"] = DumpJson(trial.params);
+  request.env["HYPERION_TRIAL_DIR"] = trial.trial_dir;
+  request.env["HYPERION_CHECKPOINT_DIR"] = trial.checkpoint_dir;
+  request.env["HYPERION_RESTORE_FROM"] = trial.restore_from;
+  request.env["HYPERION_BUDGET_FROM"] = trial.budget_from ? FormatNumber(*trial.budget_from) : "";
+  request.env["HYPERION_BUDGET_TO"] = trial.budget_to ? FormatNumber(*trial.budget_to) : "";
+  request.env["HYPERION_METRICS_FILE"] = trial.trial_dir + "/metrics.jsonl";
+  request.env["HYPERION_CONTROL_FILE"] = trial.trial_dir + "/control.json";
+
+  Status launched = argv.ok() ? executor_->Launch((request.argv = *argv, request)) : argv.status();
+  HYP_RETURN_IF_ERROR(CheckTransition(trial.number, trial.state, TrialState::kRunning));
+  trial.state = TrialState::kRunning;
+  trial.started_at = WallSeconds();
+  trial.ended_at.reset();
+  trial.error.clear();
+  trial.pid = launched.ok() ? std::optional<int64_t>(executor_->ProcessId(trial.id)) : std::nullopt;
+  HYP_RETURN_IF_ERROR(SaveTrial(trial, "trial_started", Json{{"attempt", trial.attempt}, {"pid", trial.pid ? Json(*trial.pid) : Json()}}));
+  if (!launched.ok()) {
+    // It never ran: record why, as a failure of this attempt.
+    trial.state = TrialState::kFailed;
+    trial.error = launched.message();
+    trial.ended_at = WallSeconds();
+    trial.pid.reset();
+    HYP_RETURN_IF_ERROR(SaveTrial(trial, "trial_failed", Json{{"reason", trial.error}}));
+    observer_.OnTrialEnded(trial, Best());
+    // The next trial would fail the same way: stop proposing and let the running ones finish.
+    proposals_done_ = true;
+    end_reason_ = "stopped: trial #" + std::to_string(trial.number) + " could not start: " + trial.error;
+    return Status::Ok();
+  }
+  auto running = std::make_unique<Running>(trial.trial_dir, config_.stdout_metrics, config_.objective.metric);
+  running->started = MonotonicSeconds();
+  if (config_.trial.timeout) running->deadline = running->started + *config_.trial.timeout;
+  running_[trial.id] = std::move(running);
+  observer_.OnTrialStarted(trial);
+  return Status::Ok();
+}
+
+Status Orchestrator::FillSlots() {
+  if (stopping_) return Status::Ok();
+  if (config_.budget.max_time && MonotonicSeconds() - start_time_ >= *config_.budget.max_time) {
+    stopping_ = true;
+    end_reason_ = "max_time reached (" + FormatDuration(*config_.budget.max_time) + ")";
+    StopAll(TrialState::kInterrupted, "the experiment's max_time (" + FormatDuration(*config_.budget.max_time) +
+                                          ") was reached", false);
+    return Status::Ok();
+  }
+  while (RunningCount() < config_.parallel) {
+    // Trials waiting to run (retries, resumed ones) come first, by priority then number.
+    Trial* next = nullptr;
+    for (auto& t : trials_) {
+      if (t.state == TrialState::kPending && (!next || t.priority > next->priority)) next = &t;
+    }
+    if (next) {
+      HYP_RETURN_IF_ERROR(LaunchTrial(*next));
+      continue;
+    }
+    if (proposals_done_) break;
+    if (config_.budget.max_trials && static_cast<int64_t>(trials_.size()) >= *config_.budget.max_trials) {
+      proposals_done_ = true;
+      end_reason_ = "budget reached: " + std::to_string(*config_.budget.max_trials) + " trials";
+      break;
+    }
+    StrategyContext context{config_.space, config_.objective, trials_, seed_};
+    ProposeOutcome outcome = strategy_->Propose(context);
+    if (outcome.kind == ProposeOutcome::Kind::kWait) {
+      if (RunningCount() == 0) {  // nothing will ever arrive to wait for
+        proposals_done_ = true;
+        end_reason_ = "the strategy has nothing to propose: " + outcome.reason;
+      }
+      break;
+    }
+    if (outcome.kind == ProposeOutcome::Kind::kExhausted) {
+      proposals_done_ = true;
+      end_reason_ = outcome.reason;
+      observer_.OnMessage(outcome.reason);
+      break;
+    }
+    Proposal& p = outcome.proposal;
+    HYP_RETURN_IF_ERROR(config_.space.Validate(p.params).WithContext("strategy " + strategy_->Name() + " proposed an invalid point"));
+    Trial trial;
+    trial.experiment_id = experiment_.id;
+    trial.params = std::move(p.params);
+    trial.parents = std::move(p.parents);
+    trial.op = std::move(p.op);
+    trial.change_label = std::move(p.change_label);
+    trial.rationale = std::move(p.rationale);
+    trial.evidence = std::move(p.evidence);
+    trial.created_at = WallSeconds();
+    Result<Trial> created = Status::Ok();
+    HYP_RETURN_IF_ERROR(storage_.RunInTransaction([&]() -> Status {
+      created = storage_.CreateTrial(trial);
+      if (!created.ok()) return created.status();
+      Event event;
+      event.experiment_id = experiment_.id;
+      event.trial_id = created->id;
+      event.time = WallSeconds();
+      event.type = "trial_proposed";
+      event.payload = Json{{"number", created->number}, {"operator", created->op}, {"params", created->params},
+                           {"rationale", created->rationale}};
+      return storage_.AppendEvent(event).status();
+    }));
+    trials_.push_back(std::move(created).value());
+    HYP_RETURN_IF_ERROR(LaunchTrial(trials_.back()));
+  }
+  return Status::Ok();
+}
+
+Status Orchestrator::PollMetrics(Running& running, bool final_read) {
+  auto batch = running.reader.Poll(final_read);
+  if (batch.reports.empty() && batch.problems.empty()) return Status::Ok();
+  int64_t trial_id = 0;
+  for (const auto& [id, r] : running_) {
+    if (r.get() == &running) trial_id = id;
+  }
+  Trial* trial = FindTrial(trial_id);
+  if (!trial) return InternalError("a running trial is missing from the experiment");
+  std::vector<Report> rows;
+  for (const auto& report : batch.reports) {
+    for (const auto& [name, value] : report.metrics) {
+      rows.push_back(Report{trial->id, trial->attempt, report.step, name, value, report.time});
+      if (std::find(running.metric_names.begin(), running.metric_names.end(), name) == running.metric_names.end()) {
+        running.metric_names.push_back(name);
+      }
+      if (name != config_.objective.metric) continue;
+      if (!std::isfinite(value)) {
+        if (!running.end_state) {
+          StopTrial(running, TrialState::kFailed,
+                    "objective '" + name + "' was " + FormatNumber(value) + " at step " + std::to_string(report.step),
+                    false);
+        }
+        continue;
+      }
+      running.last_value = value;
+      running.last_step = report.step;
+      if (!running.best_value || config_.objective.Better(value, *running.best_value)) {
+        running.best_value = value;
+        running.best_step = report.step;
+      }
+    }
+    observer_.OnTrialReport(*trial, report);
+  }
+  HYP_RETURN_IF_ERROR(storage_.AppendReports(rows));
+  if (!batch.problems.empty() && !running.end_state) {
+    const auto& p = batch.problems.front();
+    StopTrial(running, TrialState::kFailed, "unreadable metric in " + p.where + ": " + p.message, false);
+  }
+  return Status::Ok();
+}
+
+void Orchestrator::StopTrial(Running& running, TrialState end_state, const std::string& reason, bool immediately) {
+  int64_t trial_id = 0;
+  for (const auto& [id, r] : running_) {
+    if (r.get() == &running) trial_id = id;
+  }
+  if (!running.end_state) {
+    running.end_state = end_state;
+    running.end_reason = reason;
+  }
+  if (immediately) {
+    executor_->Signal(trial_id, SIGKILL);
+    return;
+  }
+  if (!running.kill_at) {
+    executor_->Signal(trial_id, SIGTERM);
+    running.kill_at = MonotonicSeconds() + config_.trial.kill_grace;
+  }
+}
+
+void Orchestrator::StopAll(TrialState end_state, const std::string& reason, bool immediately) {
+  for (auto& [id, running] : running_) StopTrial(*running, end_state, reason, immediately);
+}
+
+Status Orchestrator::CheckDeadlines() {
+  double now = MonotonicSeconds();
+  for (auto& [id, running] : running_) {
+    if (running->kill_at && now >= *running->kill_at) {
+      executor_->Signal(id, SIGKILL);
+    } else if (running->deadline && now >= *running->deadline && !running->end_state) {
+      StopTrial(*running, TrialState::kTimedOut,
+                "timed out after " + FormatDuration(*config_.trial.timeout) + " (trial.timeout)", false);
+    }
+  }
+  return Status::Ok();
+}
+
+Status Orchestrator::HandleExit(const TrialExit& exit) {
+  auto it = running_.find(exit.trial_id);
+  if (it == running_.end()) return Status::Ok();
+  Running& running = *it->second;
+  HYP_RETURN_IF_ERROR(PollMetrics(running, /*final_read=*/true));
+  Trial* trial = FindTrial(exit.trial_id);
+  if (!trial) return InternalError("an ended trial is missing from the experiment");
+
+  TrialState state = TrialState::kCompleted;
+  std::string reason;
+  if (running.end_state) {
+    state = *running.end_state;
+    reason = running.end_reason;
+  } else if (exit.signaled || exit.code != 0) {
+    state = TrialState::kFailed;
+    reason = exit.Describe();
+    std::string last = LastLine(trial->trial_dir + "/stderr.log");
+    if (!last.empty()) reason += ": " + last;
+  } else if (!running.last_value) {
+    state = TrialState::kFailed;
+    reason = "finished without reporting the objective '" + config_.objective.metric + "'";
+    reason += running.metric_names.empty() ? " (it reported no metrics at all)"
+                                           : " (it reported: " + JoinStrings(running.metric_names) + ")";
+  }
+  bool use_best = config_.objective.value == ValueRule::kBest;
+  trial->value = use_best ? running.best_value : running.last_value;
+  trial->value_step = use_best ? running.best_step : running.last_step;
+  if (state != TrialState::kCompleted) {
+    trial->value.reset();
+    trial->value_step.reset();
+  }
+  trial->ended_at = WallSeconds();
+  trial->pid.reset();
+  trial->error = reason;
+  running_.erase(it);
+
+  bool retry = (state == TrialState::kFailed || state == TrialState::kTimedOut) && !stopping_ &&
+               failures_[trial->id] < config_.trial.retries;
+  if (retry) {
+    int failed = ++failures_[trial->id];
+    HYP_RETURN_IF_ERROR(CheckTransition(trial->number, trial->state, TrialState::kPending));
+    trial->state = TrialState::kPending;
+    trial->attempt += 1;
+    HYP_RETURN_IF_ERROR(SaveTrial(*trial, "trial_retry",
+                                  Json{{"reason", reason},
+                                       {"failed_state", TrialStateName(state)},
+                                       {"retry", failed},
+                                       {"of", config_.trial.retries}}));
+    observer_.OnMessage("trial #" + std::to_string(trial->number) + " " + TrialStateName(state) + " (" + reason +
+                        "); retry " + std::to_string(failed) + " of " + std::to_string(config_.trial.retries));
+    return Status::Ok();
+  }
+  HYP_RETURN_IF_ERROR(CheckTransition(trial->number, trial->state, state));
+  trial->state = state;
+  Json payload = Json{{"exit", exit.Describe()}};
+  if (trial->value) payload["value"] = *trial->value;
+  if (!reason.empty()) payload["reason"] = reason;
+  HYP_RETURN_IF_ERROR(SaveTrial(*trial, std::string("trial_") + TrialStateName(state), payload));
+  observer_.OnTrialEnded(*trial, Best());
+  return Status::Ok();
+}
+
+Status Orchestrator::Loop() {
+  while (true) {
+    for (int s : SignalScope::Drain()) {
+      if (s != SIGINT && s != SIGTERM) continue;
+      if (!stopping_ || stop_signal_ == 0) {
+        stopping_ = true;
+        stop_signal_ = s;
+        end_reason_ = std::string("interrupted by ") + SignalName(s);
+        observer_.OnMessage(std::string(SignalName(s)) + " received: stopping the running trials (again to kill them now)");
+        StopAll(TrialState::kInterrupted, std::string("interrupted by ") + SignalName(s), false);
+      } else if (g_interrupts >= 2) {
+        StopAll(TrialState::kInterrupted, std::string("interrupted by ") + SignalName(s), true);
+      }
+    }
+    for (const auto& exit : executor_->CollectExits()) HYP_RETURN_IF_ERROR(HandleExit(exit));
+    for (auto& [id, running] : running_) HYP_RETURN_IF_ERROR(PollMetrics(*running, false));
+    HYP_RETURN_IF_ERROR(CheckDeadlines());
+    HYP_RETURN_IF_ERROR(FillSlots());
+
+    bool pending_left = std::any_of(trials_.begin(), trials_.end(),
+                                    [](const Trial& t) { return t.state == TrialState::kPending; });
+    if (running_.empty() && (stopping_ || (proposals_done_ && !pending_left))) break;
+
+    double now = MonotonicSeconds();
+    if (now - last_tick_ >= 1.0) {
+      last_tick_ = now;
+      std::vector<const Trial*> running;
+      for (const auto& [id, r] : running_) running.push_back(FindTrial(id));
+      observer_.OnTick(running);
+    }
+    // Exits and signals wake us at once through the pipe; the timeout bounds how stale metrics can get.
+    pollfd fd{g_wake_pipe[0], POLLIN, 0};
+    ::poll(&fd, 1, 50);
+  }
+  return Status::Ok();
+}
+
+Result<RunSummary> Orchestrator::Run() {
+  SignalScope signals;
+  start_time_ = MonotonicSeconds();
+  HYP_RETURN_IF_ERROR(Start());
+  Status loop = Loop();
+  if (!loop.ok()) {
+    // Storage or an internal error: stop every trial before reporting it, so nothing runs on unattended.
+    StopAll(TrialState::kInterrupted, "the orchestrator failed: " + loop.message(), true);
+    for (int i = 0; i < 100 && !running_.empty(); ++i) {
+      for (const auto& exit : executor_->CollectExits()) running_.erase(exit.trial_id);
+      ::usleep(20000);
+    }
+    (void)storage_.SetExperimentStatus(experiment_.id, "failed", WallSeconds());
+    return loop;
+  }
+  RunSummary summary;
+  summary.stop_signal = stop_signal_;
+  summary.end_reason = end_reason_.empty() ? "no more trials to run" : end_reason_;
+  std::string status = stop_signal_ ? "interrupted" : "finished";
+  HYP_RETURN_IF_ERROR(storage_.SetExperimentStatus(experiment_.id, status, WallSeconds()));
+  Event ended;
+  ended.experiment_id = experiment_.id;
+  ended.time = WallSeconds();
+  ended.type = "experiment_" + status;
+  ended.payload = Json{{"reason", summary.end_reason}};
+  HYP_RETURN_IF_ERROR(storage_.AppendEvent(ended).status());
+  experiment_.status = status;
+  summary.experiment = experiment_;
+  for (const auto& t : trials_) summary.counts[TrialStateName(t.state)] += 1;
+  summary.best = Best();
+  return summary;
+}
+
+}  // namespace hyperion

@@ -1,0 +1,104 @@
+// The orchestrator runs one experiment: it asks the strategy for trials, stores them, launches them through the
+// executor, reads their reports, enforces timeouts, retries and the budget, and stops cleanly on SIGINT/SIGTERM.
+//
+// One thread owns all of its state: Run() is an event loop on the calling thread, woken by signals (SIGCHLD, SIGINT,
+// SIGTERM through a self-pipe) and by a short tick that tails the trials' metric files. Storage is written before
+// anything is shown, so a crash loses no finished result; Run() with resume continues an experiment from storage.
+//
+// Run() installs handlers for SIGINT, SIGTERM and SIGCHLD for its duration and restores the previous ones after.
+// A second SIGINT kills the trials at once instead of waiting for the grace period.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "hyperion/common/status.h"
+#include "hyperion/executor/executor.h"
+#include "hyperion/executor/metric_stream.h"
+#include "hyperion/experiment/config.h"
+#include "hyperion/storage/storage.h"
+#include "hyperion/strategy/strategy.h"
+
+namespace hyperion {
+
+struct RunSettings {
+  ExperimentConfig config;  // after command-line overrides
+  std::string output_dir;   // absolute; trial folders go to <output_dir>/<experiment>/trial-NNNN
+  bool resume = false;      // continue an existing experiment of the same name
+  std::string python_client_dir;  // put first on the trials' PYTHONPATH
+};
+
+// What the run looked like from outside, for the progress display. Called on the loop thread.
+class RunObserver {
+ public:
+  virtual ~RunObserver() = default;
+  virtual void OnRunStarted(const ExperimentRecord& /*experiment*/, const std::vector<Trial>& /*resumed*/) {}
+  virtual void OnTrialStarted(const Trial& /*trial*/) {}
+  virtual void OnTrialReport(const Trial& /*trial*/, const ParsedReport& /*report*/) {}
+  virtual void OnTrialEnded(const Trial& /*trial*/, const std::optional<Trial>& /*best*/) {}
+  virtual void OnMessage(const std::string& /*text*/) {}
+  // About once a second while trials run.
+  virtual void OnTick(const std::vector<const Trial*>& /*running*/) {}
+};
+
+struct RunSummary {
+  ExperimentRecord experiment;
+  std::string end_reason;      // "budget reached: 16 trials", "grid exhausted: ...", "interrupted by SIGINT"
+  std::map<std::string, int> counts;  // trials by state name
+  std::optional<Trial> best;
+  int stop_signal = 0;         // SIGINT or SIGTERM when the run was interrupted, else 0
+};
+
+class Orchestrator {
+ public:
+  Orchestrator(RunSettings settings, Storage& storage, std::unique_ptr<Strategy> strategy,
+               std::unique_ptr<Executor> executor, RunObserver& observer);
+  ~Orchestrator();
+
+  // Runs the experiment to its end. Errors: kAlreadyExists when the experiment exists and resume is off;
+  // kFailedPrecondition when resuming with a different strategy; storage errors as they come.
+  Result<RunSummary> Run();
+
+ private:
+  struct Running;
+
+  Status Start();
+  Status Loop();
+  Status FillSlots();
+  Status LaunchTrial(Trial& trial);
+  Status PollMetrics(Running& running, bool final_read);
+  Status HandleExit(const TrialExit& exit);
+  Status CheckDeadlines();
+  void StopTrial(Running& running, TrialState end_state, const std::string& reason, bool immediately);
+  void StopAll(TrialState end_state, const std::string& reason, bool immediately);
+  Status SaveTrial(const Trial& trial, const std::string& event_type, Json payload);
+  Status RecoverUnfinished();
+  Trial* FindTrial(int64_t id);
+  std::optional<Trial> Best() const;
+  std::string TrialDirFor(const Trial& trial) const;
+  int RunningCount() const { return static_cast<int>(running_.size()); }
+
+  RunSettings settings_;
+  const ExperimentConfig& config_;
+  Storage& storage_;
+  std::unique_ptr<Strategy> strategy_;
+  std::unique_ptr<Executor> executor_;
+  RunObserver& observer_;
+
+  ExperimentRecord experiment_;
+  uint64_t seed_ = 0;
+  std::vector<Trial> trials_;                     // every trial of the experiment, by number
+  std::map<int64_t, std::unique_ptr<Running>> running_;  // by trial id
+  std::map<int64_t, int> failures_;               // failed attempts by trial id, for retries
+  double start_time_ = 0;                         // monotonic
+  bool proposals_done_ = false;                   // budget reached or strategy exhausted
+  std::string end_reason_;
+  bool stopping_ = false;
+  int stop_signal_ = 0;
+  double last_tick_ = 0;
+};
+
+}  // namespace hyperion

@@ -1,0 +1,312 @@
+#include "hyperion/space/space.h"
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+
+#include "hyperion/common/text.h"
+
+namespace hyperion {
+namespace {
+
+bool IsWhole(double x) { return std::isfinite(x) && std::floor(x) == x; }
+
+// Number of step intervals between low and high, when the step divides the range (within rounding).
+std::optional<int64_t> StepCount(const ParamSpec& spec) {
+  if (!spec.step) return std::nullopt;
+  double intervals = (spec.high - spec.low) / *spec.step;
+  double rounded = std::round(intervals);
+  if (std::abs(intervals - rounded) > 1e-9 * std::max(1.0, std::abs(intervals))) return std::nullopt;
+  return static_cast<int64_t>(rounded);
+}
+
+Json NumberValue(const ParamSpec& spec, double x) {
+  if (spec.type == ParamType::kInt) return Json(static_cast<int64_t>(std::llround(x)));
+  return Json(x);
+}
+
+// Snaps x onto the parameter's grid (step, or integers) and into [low, high].
+double Snap(const ParamSpec& spec, double x) {
+  if (spec.step) {
+    double k = std::round((x - spec.low) / *spec.step);
+    x = spec.low + k * *spec.step;
+  } else if (spec.type == ParamType::kInt) {
+    x = std::round(x);
+  }
+  return std::clamp(x, spec.low, spec.high);
+}
+
+std::string Quote(const std::string& s) { return "'" + s + "'"; }
+
+}  // namespace
+
+const char* ParamTypeName(ParamType type) {
+  switch (type) {
+    case ParamType::kFloat: return "float";
+    case ParamType::kInt: return "int";
+    case ParamType::kCategorical: return "categorical";
+    case ParamType::kBool: return "bool";
+  }
+  return "?";
+}
+
+std::optional<ParamType> ParamTypeFromName(const std::string& name) {
+  if (name == "float") return ParamType::kFloat;
+  if (name == "int") return ParamType::kInt;
+  if (name == "categorical") return ParamType::kCategorical;
+  if (name == "bool") return ParamType::kBool;
+  return std::nullopt;
+}
+
+std::optional<int64_t> ParamSpec::Cardinality() const {
+  switch (type) {
+    case ParamType::kCategorical:
+    case ParamType::kBool: return static_cast<int64_t>(choices.size());
+    case ParamType::kInt: {
+      double step_size = step.value_or(1);
+      return static_cast<int64_t>(std::floor((high - low) / step_size + 1e-9)) + 1;
+    }
+    case ParamType::kFloat: {
+      auto count = StepCount(*this);
+      if (count) return *count + 1;
+      return std::nullopt;
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<SpecProblem> CheckSpec(const ParamSpec& spec) {
+  if (spec.type == ParamType::kCategorical || spec.type == ParamType::kBool) {
+    if (spec.choices.empty()) {
+      return SpecProblem{"choices", "choices is empty; list at least one value, e.g. choices: [adam, sgd]"};
+    }
+    for (size_t i = 0; i < spec.choices.size(); ++i) {
+      if (!spec.choices[i].is_primitive()) {
+        return SpecProblem{"choices", "choice " + std::to_string(i + 1) + " is " + spec.choices[i].dump() +
+                                          "; choices must be scalars (strings, numbers, true/false, null)"};
+      }
+      for (size_t j = 0; j < i; ++j) {
+        if (SameTypedValue(spec.choices[j], spec.choices[i])) {
+          return SpecProblem{"choices", "choice " + spec.choices[i].dump() + " is listed twice"};
+        }
+      }
+    }
+    return std::nullopt;
+  }
+  auto fmt = FormatNumber;
+  if (!std::isfinite(spec.low) || !std::isfinite(spec.high)) {
+    return SpecProblem{"low", "low and high must be finite numbers"};
+  }
+  if (spec.type == ParamType::kInt) {
+    if (!IsWhole(spec.low)) return SpecProblem{"low", "low (" + fmt(spec.low) + ") must be an integer for an int"};
+    if (!IsWhole(spec.high)) return SpecProblem{"high", "high (" + fmt(spec.high) + ") must be an integer for an int"};
+  }
+  if (!(spec.low < spec.high)) {
+    return SpecProblem{"high", "low (" + fmt(spec.low) + ") must be below high (" + fmt(spec.high) +
+                                   "); for a fixed value use a categorical with one choice"};
+  }
+  if (spec.log && spec.low <= 0) {
+    return SpecProblem{"low", "low (" + fmt(spec.low) + ") must be > 0 with log: true; use a positive low such as " +
+                                  fmt(spec.high / 1000) + ", or drop log"};
+  }
+  if (spec.step) {
+    if (spec.log) return SpecProblem{"step", "step cannot be combined with log: true; drop one of them"};
+    if (!(*spec.step > 0) || !std::isfinite(*spec.step)) {
+      return SpecProblem{"step", "step (" + fmt(*spec.step) + ") must be a positive number"};
+    }
+    if (spec.type == ParamType::kInt && !IsWhole(*spec.step)) {
+      return SpecProblem{"step", "step (" + fmt(*spec.step) + ") must be an integer for an int"};
+    }
+    if (!StepCount(spec)) {
+      double range = spec.high - spec.low;
+      double fitting_high = spec.low + std::floor(range / *spec.step) * *spec.step;
+      return SpecProblem{"step", "step " + fmt(*spec.step) + " does not divide high - low = " + fmt(range) +
+                                     " evenly; set high to " + fmt(fitting_high) + " or choose a step that divides " +
+                                     fmt(range)};
+    }
+  }
+  return std::nullopt;
+}
+
+Result<Space> Space::Create(std::vector<ParamSpec> params) {
+  std::set<std::string> seen;
+  for (auto& spec : params) {
+    if (spec.name.empty()) return InvalidArgumentError("a parameter has an empty name");
+    if (!seen.insert(spec.name).second) return InvalidArgumentError("parameter '" + spec.name + "' is defined twice");
+    if (spec.type == ParamType::kBool) spec.choices = {Json(false), Json(true)};
+    if (auto problem = CheckSpec(spec)) {
+      return InvalidArgumentError("parameter '" + spec.name + "', " + problem->field + ": " + problem->message);
+    }
+  }
+  return Space(std::move(params));
+}
+
+Json Space::ToJson() const {
+  Json out = Json::array();
+  for (const auto& spec : params_) {
+    Json p = {{"name", spec.name}, {"type", ParamTypeName(spec.type)}};
+    if (spec.type == ParamType::kFloat || spec.type == ParamType::kInt) {
+      p["low"] = NumberValue(spec, spec.low);
+      p["high"] = NumberValue(spec, spec.high);
+      if (spec.log) p["log"] = true;
+      if (spec.step) p["step"] = NumberValue(spec, *spec.step);
+    } else if (spec.type == ParamType::kCategorical) {
+      p["choices"] = spec.choices;
+    }
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
+Result<Space> Space::FromJson(const Json& json) {
+  std::vector<ParamSpec> params;
+  try {
+    for (const auto& p : json) {
+      ParamSpec spec;
+      spec.name = p.at("name").get<std::string>();
+      auto type = ParamTypeFromName(p.at("type").get<std::string>());
+      if (!type) return InvalidArgumentError("stored space has an unknown type for '" + spec.name + "'");
+      spec.type = *type;
+      if (p.contains("low")) spec.low = p["low"].get<double>();
+      if (p.contains("high")) spec.high = p["high"].get<double>();
+      spec.log = p.value("log", false);
+      if (p.contains("step")) spec.step = p["step"].get<double>();
+      if (p.contains("choices")) spec.choices = p["choices"].get<std::vector<Json>>();
+      params.push_back(std::move(spec));
+    }
+  } catch (const std::exception& e) {
+    return InvalidArgumentError(std::string("stored space is malformed: ") + e.what());
+  }
+  return Create(std::move(params));
+}
+
+const ParamSpec* Space::Find(const std::string& name) const {
+  for (const auto& spec : params_) {
+    if (spec.name == name) return &spec;
+  }
+  return nullptr;
+}
+
+std::vector<std::string> Space::Names() const {
+  std::vector<std::string> names;
+  for (const auto& spec : params_) names.push_back(spec.name);
+  return names;
+}
+
+Json Space::SampleValue(const ParamSpec& spec, std::mt19937_64& rng) const {
+  switch (spec.type) {
+    case ParamType::kCategorical:
+    case ParamType::kBool: {
+      std::uniform_int_distribution<size_t> pick(0, spec.choices.size() - 1);
+      return spec.choices[pick(rng)];
+    }
+    case ParamType::kFloat:
+    case ParamType::kInt: {
+      if (spec.step || (spec.type == ParamType::kInt && !spec.log)) {
+        // Every grid value equally likely.
+        int64_t count = *spec.Cardinality();
+        std::uniform_int_distribution<int64_t> pick(0, count - 1);
+        return NumberValue(spec, Snap(spec, spec.low + pick(rng) * spec.step.value_or(1)));
+      }
+      std::uniform_real_distribution<double> unit(0.0, 1.0);
+      return FromUnit(spec, unit(rng));
+    }
+  }
+  return Json();
+}
+
+Json Space::Sample(std::mt19937_64& rng) const {
+  Json params = Json::object();
+  for (const auto& spec : params_) params[spec.name] = SampleValue(spec, rng);
+  return params;
+}
+
+Status Space::Validate(const Json& params) const {
+  if (!params.is_object()) return InvalidArgumentError("parameters must be a JSON object, got " + params.dump());
+  for (const auto& [name, value] : params.items()) {
+    if (!Find(name)) {
+      auto hint = ClosestMatch(name, Names());
+      return InvalidArgumentError("unknown parameter '" + name + "'" + (hint ? "; did you mean '" + *hint + "'?" : ""));
+    }
+  }
+  for (const auto& spec : params_) {
+    if (!params.contains(spec.name)) return InvalidArgumentError("parameter '" + spec.name + "' is missing");
+    const Json& v = params[spec.name];
+    const std::string where = "parameter '" + spec.name + "' = " + v.dump();
+    switch (spec.type) {
+      case ParamType::kCategorical:
+      case ParamType::kBool: {
+        bool found = std::any_of(spec.choices.begin(), spec.choices.end(),
+                                 [&](const Json& c) { return SameTypedValue(c, v); });
+        if (!found) {
+          std::vector<std::string> listed;
+          for (const auto& c : spec.choices) listed.push_back(c.dump());
+          return InvalidArgumentError(where + " is not one of the choices: " + JoinStrings(listed));
+        }
+        break;
+      }
+      case ParamType::kFloat:
+      case ParamType::kInt: {
+        bool right_type = spec.type == ParamType::kInt ? v.is_number_integer() : v.is_number_float();
+        if (!right_type) return InvalidArgumentError(where + " must be a" + (spec.type == ParamType::kInt ? "n int" : " float"));
+        double x = v.get<double>();
+        if (!(x >= spec.low && x <= spec.high)) {
+          return InvalidArgumentError(where + " is outside [" + FormatNumber(spec.low) + ", " + FormatNumber(spec.high) + "]");
+        }
+        if (spec.step) {
+          double k = (x - spec.low) / *spec.step;
+          if (std::abs(k - std::round(k)) > 1e-6) {
+            return InvalidArgumentError(where + " is not on the step grid (step " + FormatNumber(*spec.step) + ")");
+          }
+        }
+        break;
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+double Space::ToUnit(const ParamSpec& spec, const Json& value) {
+  if (spec.type == ParamType::kCategorical || spec.type == ParamType::kBool) {
+    for (size_t i = 0; i < spec.choices.size(); ++i) {
+      if (SameTypedValue(spec.choices[i], value)) {
+        return (i + 0.5) / spec.choices.size();
+      }
+    }
+    return 0.5;
+  }
+  double x = value.get<double>();
+  if (spec.log) return (std::log(x) - std::log(spec.low)) / (std::log(spec.high) - std::log(spec.low));
+  return (x - spec.low) / (spec.high - spec.low);
+}
+
+Json Space::FromUnit(const ParamSpec& spec, double u) {
+  u = std::clamp(u, 0.0, 1.0);
+  if (spec.type == ParamType::kCategorical || spec.type == ParamType::kBool) {
+    size_t index = std::min(spec.choices.size() - 1, static_cast<size_t>(u * spec.choices.size()));
+    return spec.choices[index];
+  }
+  double x = spec.log ? std::exp(std::log(spec.low) + u * (std::log(spec.high) - std::log(spec.low)))
+                      : spec.low + u * (spec.high - spec.low);
+  return NumberValue(spec, Snap(spec, x));
+}
+
+std::vector<Json> Space::GridValues(const ParamSpec& spec, int resolution) {
+  resolution = std::max(resolution, 2);
+  if (spec.type == ParamType::kCategorical || spec.type == ParamType::kBool) return spec.choices;
+  std::vector<Json> values;
+  auto count = spec.Cardinality();
+  if (count && *count <= resolution) {
+    for (int64_t k = 0; k < *count; ++k) {
+      values.push_back(NumberValue(spec, Snap(spec, spec.low + k * spec.step.value_or(1))));
+    }
+    return values;
+  }
+  for (int i = 0; i < resolution; ++i) {
+    Json v = FromUnit(spec, static_cast<double>(i) / (resolution - 1));
+    if (values.empty() || !SameTypedValue(values.back(), v)) values.push_back(v);
+  }
+  return values;
+}
+
+}  // namespace hyperion

@@ -1,0 +1,36 @@
+#include "hyperion/strategy/random_search.h"
+
+#include <random>
+#include <set>
+
+#include "hyperion/common/text.h"
+
+namespace hyperion {
+
+ProposeOutcome RandomSearch::Propose(const StrategyContext& context) {
+  const uint64_t draw = context.trials.size() + 1;
+  std::seed_seq seq{static_cast<uint32_t>(context.seed), static_cast<uint32_t>(context.seed >> 32),
+                    static_cast<uint32_t>(draw), static_cast<uint32_t>(draw >> 32)};
+  std::mt19937_64 rng(seq);
+
+  // In a small discrete space a fresh draw often repeats an earlier point: draw again a few times first.
+  std::set<std::string> seen;
+  for (const auto& t : context.trials) seen.insert(t.params.dump());
+  Json params = context.space.Sample(rng);
+  for (int attempt = 0; attempt < 64 && seen.count(params.dump()); ++attempt) params = context.space.Sample(rng);
+
+  std::vector<std::string> log_scaled;
+  for (const auto& spec : context.space.params()) {
+    if (spec.log) log_scaled.push_back(spec.name);
+  }
+  ProposeOutcome out;
+  out.proposal.params = std::move(params);
+  out.proposal.op = "sample";
+  out.proposal.rationale = "Random draw " + std::to_string(draw) + " (seed " + std::to_string(context.seed) +
+                           "): each parameter uniform over its range" +
+                           (log_scaled.empty() ? "" : ", log-uniform for " + JoinStrings(log_scaled)) + ".";
+  out.proposal.evidence = Json{{"seed", context.seed}, {"draw", draw}};
+  return out;
+}
+
+}  // namespace hyperion
