@@ -44,7 +44,7 @@ class ConfigReader {
       if (std::find(allowed.begin(), allowed.end(), key) != allowed.end()) continue;
       auto hint = ClosestMatch(key, allowed);
       return Error(entry.first, prefix + key,
-                   "unknown key" + (hint ? "; did you mean '" + *hint + "'?" : std::string()) +
+                   "unknown key" + (hint ? "; did you mean '" + *hint + "'?" : std::string(".")) +
                        " Valid keys here: " + JoinStrings(allowed));
     }
     return Status::Ok();
@@ -198,7 +198,7 @@ Status ConfigReader::ReadParam(const std::string& name, const YAML::Node& key_no
     if (!type) {
       auto hint = ClosestMatch(type_name, {"float", "int", "categorical", "bool"});
       return Error(node["type"], key + ".type",
-                   "unknown type '" + type_name + "'" + (hint ? "; did you mean '" + *hint + "'?" : "") +
+                   "unknown type '" + type_name + "'" + (hint ? "; did you mean '" + *hint + "'?" : ".") +
                        " Valid types: float, int, categorical, bool");
     }
     spec.type = *type;
@@ -295,7 +295,7 @@ Status ConfigReader::ReadStrategy(const YAML::Node& node, StrategyConfig& strate
     if (std::find(known.begin(), known.end(), strategy.type) == known.end()) {
       auto hint = ClosestMatch(strategy.type, known);
       return Error(node["type"], "strategy.type",
-                   "unknown strategy '" + strategy.type + "'" + (hint ? "; did you mean '" + *hint + "'?" : "") +
+                   "unknown strategy '" + strategy.type + "'" + (hint ? "; did you mean '" + *hint + "'?" : ".") +
                        " Known strategies: " + JoinStrings(known));
     }
   }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <set>
 
 #include "hyperion/common/text.h"
@@ -36,7 +37,12 @@ double Snap(const ParamSpec& spec, double x) {
   return std::clamp(x, spec.low, spec.high);
 }
 
-std::string Quote(const std::string& s) { return "'" + s + "'"; }
+// A bound or step for a message: 12 significant digits, so 0.3 * 3 reads 0.9 and not 0.8999999999999999.
+std::string Nice(double x) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%.12g", x);
+  return buffer;
+}
 
 }  // namespace
 
@@ -93,7 +99,7 @@ std::optional<SpecProblem> CheckSpec(const ParamSpec& spec) {
     }
     return std::nullopt;
   }
-  auto fmt = FormatNumber;
+  auto fmt = Nice;
   if (!std::isfinite(spec.low) || !std::isfinite(spec.high)) {
     return SpecProblem{"low", "low and high must be finite numbers"};
   }
