@@ -103,7 +103,8 @@ std::optional<Trial> BestOf(const std::vector<Trial>& trials, ObjectiveMode mode
   objective.mode = mode;
   std::optional<Trial> best;
   for (const auto& t : trials) {
-    if (t.state == TrialState::kCompleted && t.value && (!best || objective.Better(*t.value, *best->value))) best = t;
+    if (t.state == TrialState::kCompleted && t.value && (!best || objective.Better(*t.value, *best->value)))
+      best = t;
   }
   return best;
 }
@@ -149,7 +150,7 @@ int Run(const RunOptions& options) {
   if (options.seed) config.strategy.seed = options.seed;
   if (Status s = CheckProgram(config); !s.ok()) return Fail(s, kExitUsage);
 
-  std::string storage_url = !options.storage.empty() ? options.storage
+  std::string storage_url = !options.storage.empty()  ? options.storage
                             : !config.storage.empty() ? config.storage
                                                       : DefaultStorage();
   auto strategy = MakeStrategy(config.strategy);
@@ -159,7 +160,7 @@ int Run(const RunOptions& options) {
 
   RunSettings settings;
   settings.config = config;
-  settings.output_dir = fs::absolute(!options.output_dir.empty() ? options.output_dir
+  settings.output_dir = fs::absolute(!options.output_dir.empty()  ? options.output_dir
                                      : !config.output_dir.empty() ? config.output_dir
                                                                   : "hyperion-runs")
                             .lexically_normal()
@@ -169,8 +170,8 @@ int Run(const RunOptions& options) {
   settings.python_client_dir = client && *client ? client : HYPERION_PYTHON_CLIENT_DIR;
 
   ConsoleProgress progress(stdout, settings.config, options.quiet);
-  Orchestrator orchestrator(settings, **storage, std::move(strategy).value(), std::make_unique<LocalExecutor>(),
-                            progress);
+  Orchestrator orchestrator(settings, **storage, std::move(strategy).value(),
+                            std::make_unique<LocalExecutor>(), progress);
   double started = MonotonicSeconds();
   auto summary = orchestrator.Run();
   progress.Finish();
@@ -178,16 +179,19 @@ int Run(const RunOptions& options) {
 
   std::vector<std::string> counts;
   for (const auto& [state, n] : summary->counts) counts.push_back(std::to_string(n) + " " + state);
-  std::printf("%s: %s in %s (%s)\n", summary->stop_signal ? "interrupted" : "finished", summary->end_reason.c_str(),
-              FormatDuration(MonotonicSeconds() - started).c_str(), JoinStrings(counts).c_str());
+  std::printf("%s: %s in %s (%s)\n", summary->stop_signal ? "interrupted" : "finished",
+              summary->end_reason.c_str(), FormatDuration(MonotonicSeconds() - started).c_str(),
+              JoinStrings(counts).c_str());
   if (summary->best) {
     const Trial& b = *summary->best;
-    std::printf("best: trial #%lld %s=%s (%s)\n  %s\n", static_cast<long long>(b.number), config.objective.metric.c_str(),
-                FormatNumber(*b.value).c_str(), ObjectiveModeName(config.objective.mode), FormatParams(b.params).c_str());
+    std::printf("best: trial #%lld %s=%s (%s)\n  %s\n", static_cast<long long>(b.number),
+                config.objective.metric.c_str(), FormatNumber(*b.value).c_str(),
+                ObjectiveModeName(config.objective.mode), FormatParams(b.params).c_str());
   } else {
     std::printf("best: none (no trial completed)\n");
   }
-  std::printf("stored in %s; see `hyperion trials --storage %s`\n", (*storage)->Url().c_str(), (*storage)->Url().c_str());
+  std::printf("stored in %s; see `hyperion trials --storage %s`\n", (*storage)->Url().c_str(),
+              (*storage)->Url().c_str());
   if (summary->stop_signal) return 128 + summary->stop_signal;
   return summary->best ? kExitOk : kExitFailure;
 }
@@ -210,7 +214,8 @@ int Status_(const QueryOptions& options) {
     auto trials = (*storage)->ListTrials(e.id);
     if (!trials.ok()) return Fail(trials.status());
     Json counts = Json::object();
-    for (const auto& t : *trials) counts[TrialStateName(t.state)] = counts.value(TrialStateName(t.state), 0) + 1;
+    for (const auto& t : *trials)
+      counts[TrialStateName(t.state)] = counts.value(TrialStateName(t.state), 0) + 1;
     auto best = BestOf(*trials, e.objective_mode);
     Json j = e.ToJson();
     j["trials"] = trials->size();
@@ -220,21 +225,24 @@ int Status_(const QueryOptions& options) {
     if (options.json) continue;
     std::vector<std::string> parts;
     for (const auto& [state, n] : counts.items()) parts.push_back(std::to_string(n.get<int>()) + " " + state);
-    std::printf("%s  [%s]  %s search, %zu trials (%s)\n", e.name.c_str(), e.status.c_str(), e.strategy.c_str(),
-                trials->size(), parts.empty() ? "none yet" : JoinStrings(parts).c_str());
+    std::printf("%s  [%s]  %s search, %zu trials (%s)\n", e.name.c_str(), e.status.c_str(),
+                e.strategy.c_str(), trials->size(), parts.empty() ? "none yet" : JoinStrings(parts).c_str());
     if (best) {
-      std::printf("  best #%lld %s=%s (%s)  %s\n", static_cast<long long>(best->number), e.objective_metric.c_str(),
-                  FormatNumber(*best->value).c_str(), ObjectiveModeName(e.objective_mode),
-                  FormatParams(best->params).c_str());
+      std::printf("  best #%lld %s=%s (%s)  %s\n", static_cast<long long>(best->number),
+                  e.objective_metric.c_str(), FormatNumber(*best->value).c_str(),
+                  ObjectiveModeName(e.objective_mode), FormatParams(best->params).c_str());
     }
   }
-  if (options.json) PrintJson(out);
-  else if (out.empty()) std::printf("no experiments in %s\n", (*storage)->Url().c_str());
+  if (options.json)
+    PrintJson(out);
+  else if (out.empty())
+    std::printf("no experiments in %s\n", (*storage)->Url().c_str());
   return kExitOk;
 }
 
 int Trials(const QueryOptions& options) {
-  auto loaded = LoadExperiment(options.storage.empty() ? DefaultStorage() : options.storage, options.experiment);
+  auto loaded =
+      LoadExperiment(options.storage.empty() ? DefaultStorage() : options.storage, options.experiment);
   if (!loaded.ok()) return Fail(loaded.status());
   auto trials = loaded->storage->ListTrials(loaded->experiment.id);
   if (!trials.ok()) return Fail(trials.status());
@@ -245,9 +253,10 @@ int Trials(const QueryOptions& options) {
     return kExitOk;
   }
   std::printf("experiment '%s' (%s %s)\n", loaded->experiment.name.c_str(),
-              ObjectiveModeName(loaded->experiment.objective_mode), loaded->experiment.objective_metric.c_str());
-  std::printf("%5s  %-11s  %-12s  %-8s  %s\n", "#", "state", loaded->experiment.objective_metric.substr(0, 12).c_str(),
-              "operator", "params");
+              ObjectiveModeName(loaded->experiment.objective_mode),
+              loaded->experiment.objective_metric.c_str());
+  std::printf("%5s  %-11s  %-12s  %-8s  %s\n", "#", "state",
+              loaded->experiment.objective_metric.substr(0, 12).c_str(), "operator", "params");
   for (const auto& t : *trials) {
     std::string params = FormatParams(t.params);
     if (!t.error.empty()) params += "  (" + t.error.substr(0, 80) + ")";
@@ -258,7 +267,8 @@ int Trials(const QueryOptions& options) {
 }
 
 int Best(const QueryOptions& options) {
-  auto loaded = LoadExperiment(options.storage.empty() ? DefaultStorage() : options.storage, options.experiment);
+  auto loaded =
+      LoadExperiment(options.storage.empty() ? DefaultStorage() : options.storage, options.experiment);
   if (!loaded.ok()) return Fail(loaded.status());
   auto trials = loaded->storage->ListTrials(loaded->experiment.id);
   if (!trials.ok()) return Fail(trials.status());
@@ -286,15 +296,18 @@ int Show(const QueryOptions& options) {
   char* end = nullptr;
   long long number = std::strtoll(text.c_str(), &end, 10);
   if (text.empty() || *end != '\0' || number <= 0) {
-    return Fail(InvalidArgumentError("'" + options.trial + "' is not a trial number; use e.g. `hyperion show 3`"),
-                kExitUsage);
+    return Fail(
+        InvalidArgumentError("'" + options.trial + "' is not a trial number; use e.g. `hyperion show 3`"),
+        kExitUsage);
   }
-  auto loaded = LoadExperiment(options.storage.empty() ? DefaultStorage() : options.storage, options.experiment);
+  auto loaded =
+      LoadExperiment(options.storage.empty() ? DefaultStorage() : options.storage, options.experiment);
   if (!loaded.ok()) return Fail(loaded.status());
   auto trial = loaded->storage->GetTrial(loaded->experiment.id, number);
   if (!trial.ok()) return Fail(trial.status());
   if (!*trial) {
-    return Fail(NotFoundError("experiment '" + loaded->experiment.name + "' has no trial #" + std::to_string(number)));
+    return Fail(NotFoundError("experiment '" + loaded->experiment.name + "' has no trial #" +
+                              std::to_string(number)));
   }
   const Trial& t = **trial;
   auto reports = loaded->storage->ListReports(t.id);
@@ -303,7 +316,10 @@ int Show(const QueryOptions& options) {
   std::map<std::string, std::pair<int64_t, double>> latest;
   for (const auto& r : *reports) {
     if (r.attempt != t.attempt) continue;
-    report_json.push_back(Json{{"step", r.step}, {"metric", r.metric}, {"value", std::isfinite(r.value) ? Json(r.value) : Json(FormatNumber(r.value))}});
+    report_json.push_back(
+        Json{{"step", r.step},
+             {"metric", r.metric},
+             {"value", std::isfinite(r.value) ? Json(r.value) : Json(FormatNumber(r.value))}});
     latest[r.metric] = {r.step, r.value};
   }
   if (options.json) {
@@ -312,8 +328,10 @@ int Show(const QueryOptions& options) {
     PrintJson(j);
     return kExitOk;
   }
-  std::printf("trial #%lld of '%s' (id %lld)\n", number, loaded->experiment.name.c_str(), static_cast<long long>(t.id));
-  std::printf("  state      %s%s\n", TrialStateName(t.state), t.attempt > 1 ? (" (attempt " + std::to_string(t.attempt) + ")").c_str() : "");
+  std::printf("trial #%lld of '%s' (id %lld)\n", number, loaded->experiment.name.c_str(),
+              static_cast<long long>(t.id));
+  std::printf("  state      %s%s\n", TrialStateName(t.state),
+              t.attempt > 1 ? (" (attempt " + std::to_string(t.attempt) + ")").c_str() : "");
   if (t.value) {
     std::printf("  value      %s=%s at step %lld\n", loaded->experiment.objective_metric.c_str(),
                 FormatNumber(*t.value).c_str(), static_cast<long long>(t.value_step.value_or(0)));
@@ -322,13 +340,16 @@ int Show(const QueryOptions& options) {
   std::printf("  operator   %s\n", t.op.c_str());
   if (!t.rationale.empty()) std::printf("  rationale  %s\n", t.rationale.c_str());
   std::printf("  params\n");
-  for (const auto& [name, value] : t.params.items()) std::printf("    %s = %s\n", name.c_str(), DumpJson(value).c_str());
+  for (const auto& [name, value] : t.params.items())
+    std::printf("    %s = %s\n", name.c_str(), DumpJson(value).c_str());
   if (t.started_at) std::printf("  started    %s\n", FormatWallTime(*t.started_at).c_str());
-  if (t.started_at && t.ended_at) std::printf("  duration   %s\n", FormatDuration(*t.ended_at - *t.started_at).c_str());
+  if (t.started_at && t.ended_at)
+    std::printf("  duration   %s\n", FormatDuration(*t.ended_at - *t.started_at).c_str());
   if (!latest.empty()) {
     std::printf("  metrics    (latest of %zu values)\n", report_json.size());
     for (const auto& [name, sv] : latest) {
-      std::printf("    %s = %s (step %lld)\n", name.c_str(), FormatNumber(sv.second).c_str(), static_cast<long long>(sv.first));
+      std::printf("    %s = %s (step %lld)\n", name.c_str(), FormatNumber(sv.second).c_str(),
+                  static_cast<long long>(sv.first));
     }
   }
   if (!t.trial_dir.empty()) std::printf("  folder     %s\n", t.trial_dir.c_str());
@@ -337,7 +358,8 @@ int Show(const QueryOptions& options) {
 
 void AddQueryOptions(CLI::App* command, QueryOptions& options, bool with_json) {
   command->add_option("--storage", options.storage,
-                      "experiment database: sqlite:///path/to/file.db or a path (default ./hyperion.db, or $HYPERION_STORAGE)");
+                      "experiment database: sqlite:///path/to/file.db or a path (default ./hyperion.db, or "
+                      "$HYPERION_STORAGE)");
   command->add_option("--experiment", options.experiment, "experiment name (default: the most recent)");
   if (with_json) command->add_flag("--json", options.json, "print JSON instead of a table");
 }
@@ -345,31 +367,42 @@ void AddQueryOptions(CLI::App* command, QueryOptions& options, bool with_json) {
 }  // namespace
 
 int Main(int argc, char** argv) {
-  CLI::App app{"Hyperion: hyperparameter optimisation that runs your training jobs, keeps every trial in a database "
-               "and writes down why each trial exists.",
-               "hyperion"};
+  CLI::App app{
+      "Hyperion: hyperparameter optimisation that runs your training jobs, keeps every trial in a database "
+      "and writes down why each trial exists.",
+      "hyperion"};
   app.require_subcommand(1);
-  app.footer("Examples:\n  hyperion run examples/digits/hyperion.yaml --parallel 2\n  hyperion trials --json\n"
-             "  hyperion best\n  hyperion show 3\n\nSee README.md for the config reference.");
+  app.footer(
+      "Examples:\n  hyperion run examples/digits/hyperion.yaml --parallel 2\n  hyperion trials --json\n"
+      "  hyperion best\n  hyperion show 3\n\nSee README.md for the config reference.");
 
   RunOptions run;
-  auto* run_cmd = app.add_subcommand("run", "Run (or with --resume continue) the experiment a config describes");
+  auto* run_cmd =
+      app.add_subcommand("run", "Run (or with --resume continue) the experiment a config describes");
   run_cmd->add_option("config", run.config, "the experiment's YAML config")->required();
-  run_cmd->add_option("--storage", run.storage, "experiment database: sqlite:///path/to/file.db or a path (default: the config's storage, else ./hyperion.db)");
+  run_cmd->add_option("--storage", run.storage,
+                      "experiment database: sqlite:///path/to/file.db or a path (default: the config's "
+                      "storage, else ./hyperion.db)");
   run_cmd->add_option("--experiment", run.experiment, "experiment name (default: the config's name)");
-  run_cmd->add_option("--output-dir", run.output_dir, "where trial folders go (default: the config's output_dir, else ./hyperion-runs)");
-  run_cmd->add_option("--max-trials", run.max_trials, "stop proposing after N trials")->check(CLI::PositiveNumber);
+  run_cmd->add_option("--output-dir", run.output_dir,
+                      "where trial folders go (default: the config's output_dir, else ./hyperion-runs)");
+  run_cmd->add_option("--max-trials", run.max_trials, "stop proposing after N trials")
+      ->check(CLI::PositiveNumber);
   run_cmd->add_option("--max-time", run.max_time, "stop after this long: 90s, 10m, 2h");
   run_cmd->add_option("--parallel", run.parallel, "trials at once")->check(CLI::PositiveNumber);
   run_cmd->add_option("--seed", run.seed, "the strategy's seed");
   run_cmd->add_flag("--resume", run.resume, "continue an existing experiment of the same name");
   run_cmd->add_flag("-q,--quiet", run.quiet, "print only the summary");
-  run_cmd->footer("Example:\n  hyperion run examples/digits/hyperion.yaml --storage sqlite:///tmp/h.db --max-trials 8 --parallel 2");
+  run_cmd->footer(
+      "Example:\n  hyperion run examples/digits/hyperion.yaml --storage sqlite:///tmp/h.db --max-trials 8 "
+      "--parallel 2");
 
   QueryOptions status, trials, best, show;
-  auto* status_cmd = app.add_subcommand("status", "Experiments in the database, their trial counts and best trials");
+  auto* status_cmd =
+      app.add_subcommand("status", "Experiments in the database, their trial counts and best trials");
   AddQueryOptions(status_cmd, status, true);
-  auto* trials_cmd = app.add_subcommand("trials", "The trials of an experiment: state, value, operator, params");
+  auto* trials_cmd =
+      app.add_subcommand("trials", "The trials of an experiment: state, value, operator, params");
   AddQueryOptions(trials_cmd, trials, true);
   auto* best_cmd = app.add_subcommand("best", "The best completed trial of an experiment");
   AddQueryOptions(best_cmd, best, true);

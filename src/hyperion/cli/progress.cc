@@ -49,17 +49,19 @@ void ConsoleProgress::Line(const std::string& text) {
 
 void ConsoleProgress::OnRunStarted(const ExperimentRecord& experiment, const std::vector<Trial>& resumed) {
   if (quiet_) return;
-  std::string budget = config_.budget.max_trials ? "up to " + std::to_string(*config_.budget.max_trials) + " trials"
-                                                 : "no trial limit";
+  std::string budget = config_.budget.max_trials
+                           ? "up to " + std::to_string(*config_.budget.max_trials) + " trials"
+                           : "no trial limit";
   if (config_.budget.max_time) budget += ", at most " + FormatDuration(*config_.budget.max_time);
   std::fprintf(out_, "hyperion: %s experiment '%s': %s search, %d at a time, %s; objective %s %s\n",
-               resumed.empty() ? "starting" : "resuming", experiment.name.c_str(), experiment.strategy.c_str(),
-               config_.parallel, budget.c_str(), ObjectiveModeName(config_.objective.mode),
-               config_.objective.metric.c_str());
+               resumed.empty() ? "starting" : "resuming", experiment.name.c_str(),
+               experiment.strategy.c_str(), config_.parallel, budget.c_str(),
+               ObjectiveModeName(config_.objective.mode), config_.objective.metric.c_str());
   for (const auto& t : resumed) {
     if (IsFinished(t.state)) ++finished_;
     if (t.state == TrialState::kFailed || t.state == TrialState::kTimedOut) ++failed_;
-    if (t.state == TrialState::kCompleted && t.value && (!best_ || config_.objective.Better(*t.value, *best_->value))) {
+    if (t.state == TrialState::kCompleted && t.value &&
+        (!best_ || config_.objective.Better(*t.value, *best_->value))) {
       best_ = t;
     }
   }
@@ -89,8 +91,8 @@ void ConsoleProgress::OnMessage(const std::string& text) { Line(text); }
 
 void ConsoleProgress::StatusLine(const std::vector<const Trial*>& running) {
   std::string total = config_.budget.max_trials ? "/" + std::to_string(*config_.budget.max_trials) : "";
-  std::string text = "running " + std::to_string(running.size()) + ", done " + std::to_string(finished_) + total +
-                     (failed_ ? " (" + std::to_string(failed_) + " failed)" : "");
+  std::string text = "running " + std::to_string(running.size()) + ", done " + std::to_string(finished_) +
+                     total + (failed_ ? " (" + std::to_string(failed_) + " failed)" : "");
   if (best_) {
     text += ", best #" + std::to_string(best_->number) + " " + config_.objective.metric + "=" +
             ShortNumber(*best_->value);

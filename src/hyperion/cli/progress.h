@@ -1,6 +1,6 @@
-// What `hyperion run` prints while it runs: one line per trial start and end, plus a status line that is rewritten
-// in place on a terminal, or plain appended lines (and a summary every few seconds) when the output is not one.
-// Called on the orchestrator's thread.
+// What `hyperion run` prints while it runs: one line per trial start and end, plus a status line that is
+// rewritten in place on a terminal, or plain appended lines (and a summary every few seconds) when the output
+// is not one. Called on the orchestrator's thread.
 #pragma once
 
 #include <cstdio>

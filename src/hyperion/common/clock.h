@@ -1,6 +1,6 @@
-// Time for records and deadlines. Wall time (seconds since the Unix epoch, as a double) is what storage keeps;
-// monotonic time is what timeouts are measured with, so a clock change never kills a trial early.
-// Any thread.
+// Time for records and deadlines. Wall time (seconds since the Unix epoch, as a double) is what storage
+// keeps; monotonic time is what timeouts are measured with, so a clock change never kills a trial early. Any
+// thread.
 #pragma once
 
 #include <string>

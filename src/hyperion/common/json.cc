@@ -18,13 +18,20 @@ std::string FormatNumber(double value) {
 
 std::string ScalarToArgument(const Json& value) {
   switch (value.type()) {
-    case Json::value_t::string: return value.get<std::string>();
-    case Json::value_t::boolean: return value.get<bool>() ? "true" : "false";
-    case Json::value_t::null: return "null";
-    case Json::value_t::number_integer: return std::to_string(value.get<int64_t>());
-    case Json::value_t::number_unsigned: return std::to_string(value.get<uint64_t>());
-    case Json::value_t::number_float: return FormatNumber(value.get<double>());
-    default: return value.dump();
+    case Json::value_t::string:
+      return value.get<std::string>();
+    case Json::value_t::boolean:
+      return value.get<bool>() ? "true" : "false";
+    case Json::value_t::null:
+      return "null";
+    case Json::value_t::number_integer:
+      return std::to_string(value.get<int64_t>());
+    case Json::value_t::number_unsigned:
+      return std::to_string(value.get<uint64_t>());
+    case Json::value_t::number_float:
+      return FormatNumber(value.get<double>());
+    default:
+      return value.dump();
   }
 }
 
@@ -36,8 +43,10 @@ namespace {
 int TypeKind(const Json& v) {
   switch (v.type()) {
     case Json::value_t::number_integer:
-    case Json::value_t::number_unsigned: return 100;
-    default: return static_cast<int>(v.type());
+    case Json::value_t::number_unsigned:
+      return 100;
+    default:
+      return static_cast<int>(v.type());
   }
 }
 }  // namespace

@@ -9,8 +9,8 @@
 namespace hyperion {
 namespace {
 
-// Optimal string alignment distance: insertions, deletions, substitutions and swaps of neighbours cost 1, so the
-// common typo "lwo" is one edit from "low".
+// Optimal string alignment distance: insertions, deletions, substitutions and swaps of neighbours cost 1, so
+// the common typo "lwo" is one edit from "low".
 size_t EditDistance(const std::string& a, const std::string& b) {
   std::vector<std::vector<size_t>> d(a.size() + 1, std::vector<size_t>(b.size() + 1));
   for (size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
@@ -19,7 +19,8 @@ size_t EditDistance(const std::string& a, const std::string& b) {
     for (size_t j = 1; j <= b.size(); ++j) {
       size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
       d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
-      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
+        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
     }
   }
   return d[a.size()][b.size()];
@@ -62,15 +63,21 @@ Result<double> ParseDuration(const std::string& text) {
   std::string unit = text.substr(consumed);
   double scale = -1;
   if (consumed > 0) {
-    if (unit.empty() || unit == "s") scale = 1;
-    else if (unit == "ms") scale = 0.001;
-    else if (unit == "m" || unit == "min") scale = 60;
-    else if (unit == "h") scale = 3600;
-    else if (unit == "d") scale = 86400;
+    if (unit.empty() || unit == "s")
+      scale = 1;
+    else if (unit == "ms")
+      scale = 0.001;
+    else if (unit == "m" || unit == "min")
+      scale = 60;
+    else if (unit == "h")
+      scale = 3600;
+    else if (unit == "d")
+      scale = 86400;
   }
   if (scale < 0 || !std::isfinite(number) || number < 0) {
-    return InvalidArgumentError("'" + text +
-                                "' is not a duration; write seconds (90) or a number with a unit: 500ms, 90s, 10m, 2h, 1d");
+    return InvalidArgumentError(
+        "'" + text +
+        "' is not a duration; write seconds (90) or a number with a unit: 500ms, 90s, 10m, 2h, 1d");
   }
   return number * scale;
 }
@@ -104,7 +111,7 @@ std::string SafeFileName(const std::string& name) {
   }
   if (changed) {
     char hash[16];
-    std::snprintf(hash, sizeof hash, "-%08zx", std::hash<std::string>{}(name) & 0xffffffffu);
+    std::snprintf(hash, sizeof hash, "-%08zx", std::hash<std::string>{}(name)&0xffffffffu);
     out += hash;
   }
   return out;

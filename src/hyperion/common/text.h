@@ -16,14 +16,15 @@ std::optional<std::string> ClosestMatch(const std::string& word, const std::vect
 // "a, b, c"
 std::string JoinStrings(const std::vector<std::string>& items, const std::string& separator = ", ");
 
-// Parses a duration: a number of seconds ("90", "2.5") or a number with a unit ("500ms", "90s", "10m", "2h", "1d").
+// Parses a duration: a number of seconds ("90", "2.5") or a number with a unit ("500ms", "90s", "10m", "2h",
+// "1d").
 Result<double> ParseDuration(const std::string& text);
 
 // "1h 02m", "3m 05s", "12.3s", "340ms"
 std::string FormatDuration(double seconds);
 
-// A string safe as one folder name: keeps [A-Za-z0-9._-], replaces the rest, and appends a short hash of the original
-// when anything was replaced so that different names never share a folder.
+// A string safe as one folder name: keeps [A-Za-z0-9._-], replaces the rest, and appends a short hash of the
+// original when anything was replaced so that different names never share a folder.
 std::string SafeFileName(const std::string& name);
 
 }  // namespace hyperion

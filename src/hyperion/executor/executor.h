@@ -1,8 +1,10 @@
-// Executors run a trial's command somewhere and say when it has ended. The trial talks back through the files of
-// its trial folder (metric_stream.h), so the orchestrator reads metrics the same way whatever runs the trial.
+// Executors run a trial's command somewhere and say when it has ended. The trial talks back through the files
+// of its trial folder (metric_stream.h), so the orchestrator reads metrics the same way whatever runs the
+// trial.
 //
-// Called from the orchestrator's thread only. Launch() failing means the trial never started (the program could not
-// be found, the folder could not be made): the orchestrator records that as the trial's failure reason.
+// Called from the orchestrator's thread only. Launch() failing means the trial never started (the program
+// could not be found, the folder could not be made): the orchestrator records that as the trial's failure
+// reason.
 #pragma once
 
 #include <map>
@@ -16,7 +18,7 @@ namespace hyperion {
 
 struct LaunchRequest {
   int64_t trial_id = 0;
-  std::vector<std::string> argv;           // argv[0] is looked up on PATH when it has no slash
+  std::vector<std::string> argv;  // argv[0] is looked up on PATH when it has no slash
   std::string workdir;
   std::map<std::string, std::string> env;  // added to (and overriding) the orchestrator's environment
   std::string trial_dir;                   // stdout.log and stderr.log are written here
@@ -37,8 +39,8 @@ class Executor {
   virtual std::string Name() const = 0;
 
   virtual Status Launch(const LaunchRequest& request) = 0;
-  // Trials whose processes have ended since the last call (non-blocking). After a trial's exit is reported, every
-  // process it left behind in its process group has been killed.
+  // Trials whose processes have ended since the last call (non-blocking). After a trial's exit is reported,
+  // every process it left behind in its process group has been killed.
   virtual std::vector<TrialExit> CollectExits() = 0;
   // Sends `signal` to the trial's whole process tree (its process group). No-op for a trial that has ended.
   virtual void Signal(int64_t trial_id, int signal) = 0;

@@ -15,7 +15,8 @@ namespace hyperion {
 std::string TrialExit::Describe() const {
   if (!signaled) return "exit code " + std::to_string(code);
   const char* name = sigabbrev_np(code);
-  return "killed by signal " + std::to_string(code) + (name ? std::string(" (SIG") + name + ")" : std::string());
+  return "killed by signal " + std::to_string(code) +
+         (name ? std::string(" (SIG") + name + ")" : std::string());
 }
 
 LocalExecutor::~LocalExecutor() {
@@ -52,7 +53,8 @@ Status LocalExecutor::Launch(const LaunchRequest& request) {
   int report[2];  // the child writes errno here when exec fails; closes on exec otherwise
   if (out_fd < 0 || err_fd < 0 || null_fd < 0 || ::pipe2(report, O_CLOEXEC) != 0) {
     int saved = errno;
-    for (int fd : {out_fd, err_fd, null_fd}) if (fd >= 0) ::close(fd);
+    for (int fd : {out_fd, err_fd, null_fd})
+      if (fd >= 0) ::close(fd);
     return UnavailableError("cannot prepare the trial's output files in " + request.trial_dir + ": " +
                             std::strerror(saved));
   }
@@ -95,10 +97,12 @@ Status LocalExecutor::Launch(const LaunchRequest& request) {
   if (n == static_cast<ssize_t>(sizeof child_errno)) {
     ::waitpid(pid, nullptr, 0);
     if (::access(request.workdir.c_str(), X_OK) != 0) {
-      return FailedPreconditionError("cannot enter workdir '" + request.workdir + "': " + std::strerror(child_errno));
+      return FailedPreconditionError("cannot enter workdir '" + request.workdir +
+                                     "': " + std::strerror(child_errno));
     }
-    return FailedPreconditionError("cannot run '" + request.argv[0] + "': " + std::strerror(child_errno) +
-                                   (child_errno == ENOENT ? " (check the first argument of command and PATH)" : ""));
+    return FailedPreconditionError(
+        "cannot run '" + request.argv[0] + "': " + std::strerror(child_errno) +
+        (child_errno == ENOENT ? " (check the first argument of command and PATH)" : ""));
   }
   pids_[request.trial_id] = pid;
   return Status::Ok();
@@ -108,7 +112,8 @@ std::vector<TrialExit> LocalExecutor::CollectExits() {
   std::vector<TrialExit> exits;
   for (auto it = pids_.begin(); it != pids_.end();) {
     siginfo_t info{};
-    // WNOWAIT leaves the child a zombie, so its pid (the group id) cannot be reused while we clean up the group.
+    // WNOWAIT leaves the child a zombie, so its pid (the group id) cannot be reused while we clean up the
+    // group.
     if (::waitid(P_PID, it->second, &info, WEXITED | WNOHANG | WNOWAIT) != 0 || info.si_pid == 0) {
       ++it;
       continue;

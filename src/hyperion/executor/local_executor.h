@@ -1,8 +1,10 @@
-// Runs each trial as a child process of this one, in its own process group, with stdout and stderr sent to files in
-// the trial folder. The process group is what timeouts, pruning and shutdown signal, so a trial's own children are
-// stopped with it; when the trial's main process ends, whatever it left in its group is killed.
+// Runs each trial as a child process of this one, in its own process group, with stdout and stderr sent to
+// files in the trial folder. The process group is what timeouts, pruning and shutdown signal, so a trial's
+// own children are stopped with it; when the trial's main process ends, whatever it left in its group is
+// killed.
 //
-// The orchestrator must have SIGCHLD delivered (not ignored) and call CollectExits() when it arrives or on its tick.
+// The orchestrator must have SIGCHLD delivered (not ignored) and call CollectExits() when it arrives or on
+// its tick.
 #pragma once
 
 #include <map>

@@ -35,7 +35,8 @@ std::optional<double> ParseNumber(const std::string& text) {
 
 bool IsNameStart(char c) { return std::isalpha(static_cast<unsigned char>(c)) || c == '_'; }
 bool IsNameChar(char c) {
-  return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.' || c == '/' || c == ':';
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.' || c == '/' ||
+         c == ':';
 }
 
 }  // namespace
@@ -48,7 +49,8 @@ Result<ParsedReport> ParseReportLine(const std::string& line) {
     return InvalidArgumentError("\"step\" must be a non-negative integer");
   }
   report.step = j["step"].get<int64_t>();
-  if (!j.contains("metrics") || !j["metrics"].is_object()) return InvalidArgumentError("\"metrics\" must be an object");
+  if (!j.contains("metrics") || !j["metrics"].is_object())
+    return InvalidArgumentError("\"metrics\" must be an object");
   for (const auto& [name, value] : j["metrics"].items()) {
     auto v = JsonMetricValue(value);
     if (!v) return InvalidArgumentError("metric '" + name + "' = " + value.dump() + " is not a number");
@@ -58,7 +60,8 @@ Result<ParsedReport> ParseReportLine(const std::string& line) {
   return report;
 }
 
-KeyValueLine ParseKeyValueLine(const std::string& line, const std::string& watched_metric, int64_t default_step) {
+KeyValueLine ParseKeyValueLine(const std::string& line, const std::string& watched_metric,
+                               int64_t default_step) {
   KeyValueLine out;
   ParsedReport report;
   report.step = default_step;
@@ -129,7 +132,8 @@ std::vector<std::string> LineTail::ReadNewLines(bool final_read) {
   return lines;
 }
 
-MetricStreamReader::MetricStreamReader(const std::string& trial_dir, bool parse_stdout, std::string objective_metric)
+MetricStreamReader::MetricStreamReader(const std::string& trial_dir, bool parse_stdout,
+                                       std::string objective_metric)
     : json_lines_(trial_dir + "/metrics.jsonl"),
       stdout_lines_(trial_dir + "/stdout.log"),
       parse_stdout_(parse_stdout),
@@ -144,7 +148,8 @@ MetricStreamReader::Batch MetricStreamReader::Poll(bool final_read) {
     if (json_lines[k].empty()) continue;
     auto report = ParseReportLine(json_lines[k]);
     if (!report.ok()) {
-      batch.problems.push_back({"metrics.jsonl line " + std::to_string(first + k + 1), report.status().message()});
+      batch.problems.push_back(
+          {"metrics.jsonl line " + std::to_string(first + k + 1), report.status().message()});
       continue;
     }
     if (report->time == 0) report->time = now;

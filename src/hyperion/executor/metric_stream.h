@@ -1,10 +1,12 @@
 // Reading what a running trial reports, from the files of its trial folder (see docs/trial-protocol.md):
 //   metrics.jsonl  one JSON report per line, written by the client's report();
-//   stdout.log     `name=value` tokens on the trial's standard output (Katib's format), when enabled and until
-//                  the first report arrives through metrics.jsonl (then the printed values would be duplicates).
+//   stdout.log     `name=value` tokens on the trial's standard output (Katib's format), when enabled and
+//   until
+//                  the first report arrives through metrics.jsonl (then the printed values would be
+//                  duplicates).
 //
-// MetricStreamReader tails both files from where it stopped, hands back complete lines only, and never holds more
-// than kMaxLineBytes of one line (a longer line is skipped and counted). Owned and called by one thread.
+// MetricStreamReader tails both files from where it stopped, hands back complete lines only, and never holds
+// more than kMaxLineBytes of one line (a longer line is skipped and counted). Owned and called by one thread.
 #pragma once
 
 #include <cstdint>
@@ -20,7 +22,7 @@ namespace hyperion {
 struct ParsedReport {
   int64_t step = 0;
   std::vector<std::pair<std::string, double>> metrics;  // in the order written; NaN and infinities kept
-  double time = 0;                                       // wall seconds; 0 when the line carried none
+  double time = 0;                                      // wall seconds; 0 when the line carried none
 };
 
 // A line that looked like a report but could not be read: where and why.
@@ -32,14 +34,15 @@ struct StreamProblem {
 // One line of metrics.jsonl.
 Result<ParsedReport> ParseReportLine(const std::string& line);
 
-// One line of standard output. Returns nullopt when the line holds no `name=value` token with a numeric value.
-// A token naming `watched_metric` with a value that is not a number is a problem (the objective must be readable).
-// `step`/`epoch` tokens set the step; otherwise `default_step` is used.
+// One line of standard output. Returns nullopt when the line holds no `name=value` token with a numeric
+// value. A token naming `watched_metric` with a value that is not a number is a problem (the objective must
+// be readable). `step`/`epoch` tokens set the step; otherwise `default_step` is used.
 struct KeyValueLine {
   std::optional<ParsedReport> report;
   std::optional<std::string> problem;
 };
-KeyValueLine ParseKeyValueLine(const std::string& line, const std::string& watched_metric, int64_t default_step);
+KeyValueLine ParseKeyValueLine(const std::string& line, const std::string& watched_metric,
+                               int64_t default_step);
 
 // Splits appended bytes into complete lines, keeping a partial last line for the next call.
 class LineTail {

@@ -13,7 +13,8 @@ namespace {
 namespace fs = std::filesystem;
 
 TEST(ParseReportLine, ReadsStepMetricsAndNonFiniteStrings) {
-  auto r = ParseReportLine(R"({"step": 3, "metrics": {"val/acc": 0.5, "loss": "NaN", "x": "-Infinity"}, "time": 12.5})");
+  auto r = ParseReportLine(
+      R"({"step": 3, "metrics": {"val/acc": 0.5, "loss": "NaN", "x": "-Infinity"}, "time": 12.5})");
   ASSERT_TRUE(r.ok()) << r.status().message();
   EXPECT_EQ(r->step, 3);
   ASSERT_EQ(r->metrics.size(), 3u);
@@ -75,14 +76,13 @@ TEST(LineTail, CompleteLinesOnlyAndEnormousLinesSkipped) {
 TEST(MetricStreamReader, ClientReportsTakeOverFromStdout) {
   fs::path dir = fs::temp_directory_path() / ("hyperion-stream-" + std::to_string(::getpid()));
   fs::create_directories(dir);
-  {
-    std::ofstream(dir / "stdout.log") << "val_acc=0.5\n";
-  }
+  { std::ofstream(dir / "stdout.log") << "val_acc=0.5\n"; }
   MetricStreamReader reader(dir.string(), true, "val_acc");
   auto batch = reader.Poll();
   ASSERT_EQ(batch.reports.size(), 1u);
   {
-    std::ofstream(dir / "metrics.jsonl") << R"({"step": 0, "metrics": {"val_acc": 0.6}})" << "\n";
+    std::ofstream(dir / "metrics.jsonl") << R"({"step": 0, "metrics": {"val_acc": 0.6}})"
+                                         << "\n";
     std::ofstream(dir / "stdout.log", std::ios::app) << "val_acc=0.6\n";
   }
   batch = reader.Poll();

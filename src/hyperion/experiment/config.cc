@@ -17,9 +17,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const std::vector<std::string> kTopLevelKeys = {"name",   "description", "command", "workdir", "objective",
-                                                "space",  "strategy",    "parallel", "budget", "trial",
-                                                "storage", "output_dir", "env",     "metrics"};
+const std::vector<std::string> kTopLevelKeys = {"name",    "description", "command",  "workdir", "objective",
+                                                "space",   "strategy",    "parallel", "budget",  "trial",
+                                                "storage", "output_dir",  "env",      "metrics"};
 
 // Reads one YAML document into an ExperimentConfig, turning every problem into "file:line:col: key: message".
 class ConfigReader {
@@ -32,13 +32,15 @@ class ConfigReader {
   Status Error(const YAML::Node& node, const std::string& key, const std::string& message) const {
     std::ostringstream out;
     out << path_;
-    if (node.IsDefined() && node.Mark().line >= 0) out << ":" << node.Mark().line + 1 << ":" << node.Mark().column + 1;
+    if (node.IsDefined() && node.Mark().line >= 0)
+      out << ":" << node.Mark().line + 1 << ":" << node.Mark().column + 1;
     out << ": " << (key.empty() ? "" : key + ": ") << message;
     return InvalidArgumentError(out.str());
   }
 
   // Every key of `map` must be in `allowed`; otherwise names the closest allowed key.
-  Status CheckKeys(const YAML::Node& map, const std::string& prefix, const std::vector<std::string>& allowed) const {
+  Status CheckKeys(const YAML::Node& map, const std::string& prefix,
+                   const std::vector<std::string>& allowed) const {
     for (const auto& entry : map) {
       std::string key = entry.first.Scalar();
       if (std::find(allowed.begin(), allowed.end(), key) != allowed.end()) continue;
@@ -70,7 +72,8 @@ class ConfigReader {
   Result<int64_t> Integer(const YAML::Node& node, const std::string& key, int64_t minimum) const {
     Json value;
     if (node.IsScalar()) value = TypedScalar(node);
-    if (!value.is_number_integer()) return Error(node, key, "expected a whole number, got '" + DescribeNode(node) + "'");
+    if (!value.is_number_integer())
+      return Error(node, key, "expected a whole number, got '" + DescribeNode(node) + "'");
     if (value.get<int64_t>() < minimum) {
       return Error(node, key, "must be at least " + std::to_string(minimum) + ", got " + value.dump());
     }
@@ -80,7 +83,8 @@ class ConfigReader {
   Result<bool> Bool(const YAML::Node& node, const std::string& key) const {
     Json value;
     if (node.IsScalar()) value = TypedScalar(node);
-    if (!value.is_boolean()) return Error(node, key, "expected true or false, got '" + DescribeNode(node) + "'");
+    if (!value.is_boolean())
+      return Error(node, key, "expected true or false, got '" + DescribeNode(node) + "'");
     return value.get<bool>();
   }
 
@@ -99,8 +103,8 @@ class ConfigReader {
     return "nothing";
   }
 
-  // A YAML scalar as the JSON scalar it denotes under YAML 1.2's core schema, so quoted "0" stays a string while
-  // plain 0, false, null and 0.5 become a number, a boolean, null and a float.
+  // A YAML scalar as the JSON scalar it denotes under YAML 1.2's core schema, so quoted "0" stays a string
+  // while plain 0, false, null and 0.5 become a number, a boolean, null and a float.
   static Json TypedScalar(const YAML::Node& node) {
     const std::string& text = node.Scalar();
     const std::string& tag = node.Tag();
@@ -153,14 +157,20 @@ Status ConfigReader::ReadObjective(const YAML::Node& node, Objective& objective)
   if (objective.metric.empty()) return Error(node["metric"], "objective.metric", "must not be empty");
   if (!node["mode"]) return Error(node, "objective.mode", "missing; write mode: min or mode: max");
   HYP_ASSIGN_OR_RETURN(std::string mode, String(node["mode"], "objective.mode"));
-  if (mode == "min" || mode == "minimize") objective.mode = ObjectiveMode::kMinimize;
-  else if (mode == "max" || mode == "maximize") objective.mode = ObjectiveMode::kMaximize;
-  else return Error(node["mode"], "objective.mode", "'" + mode + "' is not a mode; use min or max");
+  if (mode == "min" || mode == "minimize")
+    objective.mode = ObjectiveMode::kMinimize;
+  else if (mode == "max" || mode == "maximize")
+    objective.mode = ObjectiveMode::kMaximize;
+  else
+    return Error(node["mode"], "objective.mode", "'" + mode + "' is not a mode; use min or max");
   if (node["value"]) {
     HYP_ASSIGN_OR_RETURN(std::string rule, String(node["value"], "objective.value"));
-    if (rule == "last") objective.value = ValueRule::kLast;
-    else if (rule == "best") objective.value = ValueRule::kBest;
-    else return Error(node["value"], "objective.value", "'" + rule + "' is not a rule; use last or best");
+    if (rule == "last")
+      objective.value = ValueRule::kLast;
+    else if (rule == "best")
+      objective.value = ValueRule::kBest;
+    else
+      return Error(node["value"], "objective.value", "'" + rule + "' is not a rule; use last or best");
   }
   return Status::Ok();
 }
@@ -187,7 +197,8 @@ Status ConfigReader::ReadParam(const std::string& name, const YAML::Node& key_no
     } else if (node["choices"]) {
       type_name = "categorical";
     } else if (node["low"] && node["high"] && node["low"].IsScalar() && node["high"].IsScalar() &&
-               TypedScalar(node["low"]).is_number_integer() && TypedScalar(node["high"]).is_number_integer()) {
+               TypedScalar(node["low"]).is_number_integer() &&
+               TypedScalar(node["high"]).is_number_integer()) {
       type_name = "int";
     } else if (node["low"] || node["high"]) {
       type_name = "float";
@@ -207,7 +218,9 @@ Status ConfigReader::ReadParam(const std::string& name, const YAML::Node& key_no
       case ParamType::kInt: {
         HYP_RETURN_IF_ERROR(CheckKeys(node, key + ".", {"type", "low", "high", "log", "step"}));
         for (const char* field : {"low", "high"}) {
-          if (!node[field]) return Error(node, key + "." + field, std::string("missing; a ") + type_name + " needs low and high");
+          if (!node[field])
+            return Error(node, key + "." + field,
+                         std::string("missing; a ") + type_name + " needs low and high");
         }
         HYP_ASSIGN_OR_RETURN(spec.low, Number(node["low"], key + ".low"));
         HYP_ASSIGN_OR_RETURN(spec.high, Number(node["high"], key + ".high"));
@@ -221,7 +234,8 @@ Status ConfigReader::ReadParam(const std::string& name, const YAML::Node& key_no
       }
       case ParamType::kCategorical:
         HYP_RETURN_IF_ERROR(CheckKeys(node, key + ".", {"type", "choices"}));
-        if (!node["choices"]) return Error(node, key + ".choices", "missing; list the values, e.g. choices: [adam, sgd]");
+        if (!node["choices"])
+          return Error(node, key + ".choices", "missing; list the values, e.g. choices: [adam, sgd]");
         if (!node["choices"].IsSequence()) {
           return Error(node["choices"], key + ".choices", "expected a list, e.g. choices: [32, 64, 128]");
         }
@@ -247,7 +261,8 @@ Status ConfigReader::ReadParam(const std::string& name, const YAML::Node& key_no
 }
 
 Status ConfigReader::ReadSpace(const YAML::Node& node, ExperimentConfig& config) const {
-  HYP_RETURN_IF_ERROR(ExpectMap(node, "space", "space: {lr: {type: float, low: 0.0001, high: 0.1, log: true}}"));
+  HYP_RETURN_IF_ERROR(
+      ExpectMap(node, "space", "space: {lr: {type: float, low: 0.0001, high: 0.1, log: true}}"));
   if (node.size() == 0) return Error(node, "space", "is empty; define at least one parameter");
   std::vector<ParamSpec> params;
   for (const auto& entry : node) {
@@ -295,7 +310,8 @@ Status ConfigReader::ReadStrategy(const YAML::Node& node, StrategyConfig& strate
     if (std::find(known.begin(), known.end(), strategy.type) == known.end()) {
       auto hint = ClosestMatch(strategy.type, known);
       return Error(node["type"], "strategy.type",
-                   "unknown strategy '" + strategy.type + "'" + (hint ? "; did you mean '" + *hint + "'?" : ".") +
+                   "unknown strategy '" + strategy.type + "'" +
+                       (hint ? "; did you mean '" + *hint + "'?" : ".") +
                        " Known strategies: " + JoinStrings(known));
     }
   }
@@ -339,12 +355,14 @@ Status ConfigReader::ReadTrialPolicy(const YAML::Node& node, TrialPolicy& policy
 }
 
 Result<ExperimentConfig> ConfigReader::Read(const YAML::Node& root) {
-  if (!root.IsMap()) return Error(root, "", "the config must be a YAML mapping with keys such as name, command, space");
+  if (!root.IsMap())
+    return Error(root, "", "the config must be a YAML mapping with keys such as name, command, space");
   HYP_RETURN_IF_ERROR(CheckKeys(root, "", kTopLevelKeys));
   ExperimentConfig config;
   config.source_path = path_;
   for (const char* required : {"name", "command", "objective", "space"}) {
-    if (!root[required]) return Error(root, required, "missing; every experiment needs name, command, objective and space");
+    if (!root[required])
+      return Error(root, required, "missing; every experiment needs name, command, objective and space");
   }
   HYP_ASSIGN_OR_RETURN(config.name, String(root["name"], "name"));
   if (config.name.empty()) return Error(root["name"], "name", "must not be empty");
@@ -407,22 +425,27 @@ Json ExperimentConfig::ToJson() const {
   auto optional = [](const auto& v) { return v ? Json(*v) : Json(); };
   Json env_json = Json::object();
   for (const auto& [k, v] : env) env_json[k] = v;
-  return Json{{"name", name},
-              {"command", command},
-              {"workdir", workdir},
-              {"objective",
-               {{"metric", objective.metric},
-                {"mode", ObjectiveModeName(objective.mode)},
-                {"value", objective.value == ValueRule::kBest ? "best" : "last"}}},
-              {"space", space.ToJson()},
-              {"strategy", {{"type", strategy.type}, {"seed", optional(strategy.seed)}, {"resolution", strategy.grid_resolution}}},
-              {"parallel", parallel},
-              {"budget", {{"max_trials", optional(budget.max_trials)}, {"max_time", optional(budget.max_time)}}},
-              {"trial", {{"timeout", optional(trial.timeout)}, {"retries", trial.retries}, {"kill_grace", trial.kill_grace}}},
-              {"output_dir", output_dir},
-              {"env", env_json},
-              {"metrics", {{"stdout", stdout_metrics}}},
-              {"source_path", source_path}};
+  return Json{
+      {"name", name},
+      {"command", command},
+      {"workdir", workdir},
+      {"objective",
+       {{"metric", objective.metric},
+        {"mode", ObjectiveModeName(objective.mode)},
+        {"value", objective.value == ValueRule::kBest ? "best" : "last"}}},
+      {"space", space.ToJson()},
+      {"strategy",
+       {{"type", strategy.type},
+        {"seed", optional(strategy.seed)},
+        {"resolution", strategy.grid_resolution}}},
+      {"parallel", parallel},
+      {"budget", {{"max_trials", optional(budget.max_trials)}, {"max_time", optional(budget.max_time)}}},
+      {"trial",
+       {{"timeout", optional(trial.timeout)}, {"retries", trial.retries}, {"kill_grace", trial.kill_grace}}},
+      {"output_dir", output_dir},
+      {"env", env_json},
+      {"metrics", {{"stdout", stdout_metrics}}},
+      {"source_path", source_path}};
 }
 
 Result<ExperimentConfig> ParseConfig(const std::string& yaml_text, const std::string& path) {
@@ -431,7 +454,8 @@ Result<ExperimentConfig> ParseConfig(const std::string& yaml_text, const std::st
     root = YAML::Load(yaml_text);
   } catch (const YAML::Exception& e) {
     std::ostringstream out;
-    out << path << ":" << e.mark.line + 1 << ":" << e.mark.column + 1 << ": the file is not valid YAML: " << e.msg;
+    out << path << ":" << e.mark.line + 1 << ":" << e.mark.column + 1
+        << ": the file is not valid YAML: " << e.msg;
     return InvalidArgumentError(out.str());
   }
   try {
@@ -451,7 +475,8 @@ Result<ExperimentConfig> LoadConfig(const std::string& path) {
   return ParseConfig(text.str(), path);
 }
 
-Result<std::vector<std::string>> SubstituteCommand(const std::vector<std::string>& command, const Json& params) {
+Result<std::vector<std::string>> SubstituteCommand(const std::vector<std::string>& command,
+                                                   const Json& params) {
   std::vector<std::string> out;
   out.reserve(command.size());
   for (const auto& arg : command) {
@@ -469,7 +494,8 @@ Result<std::vector<std::string>> SubstituteCommand(const std::vector<std::string
       }
       size_t close = arg.find('}', i + 1);
       if (close == std::string::npos) {
-        return InvalidArgumentError("'" + arg + "' has a '{' without a closing '}'; write {{ for a literal brace");
+        return InvalidArgumentError("'" + arg +
+                                    "' has a '{' without a closing '}'; write {{ for a literal brace");
       }
       std::string name = arg.substr(i + 1, close - i - 1);
       if (!params.contains(name)) {

@@ -1,9 +1,9 @@
-// The experiment config: what to run, what to optimise, over which space, how many at once, within which budget.
+// The experiment config: what to run, what to optimise, over which space, how many at once, within which
+// budget.
 //
-// LoadConfig() reads the YAML file and validates all of it before anything runs or is stored. Every problem is
-// reported as one message naming the file, line and column, the key (as a dotted path: "space.lr.low") and what
-// would be valid; the CLI prints it and exits with code 2.
-// Plain values; any thread.
+// LoadConfig() reads the YAML file and validates all of it before anything runs or is stored. Every problem
+// is reported as one message naming the file, line and column, the key (as a dotted path: "space.lr.low") and
+// what would be valid; the CLI prints it and exits with code 2. Plain values; any thread.
 #pragma once
 
 #include <cstdint>
@@ -51,19 +51,19 @@ struct StrategyConfig {
 
 struct ExperimentConfig {
   std::string name;
-  std::vector<std::string> command;   // argument vector; "{param}" placeholders are substituted per argument
-  std::string workdir;                // absolute
+  std::vector<std::string> command;  // argument vector; "{param}" placeholders are substituted per argument
+  std::string workdir;               // absolute
   Objective objective;
   Space space = *Space::Create({});
   StrategyConfig strategy;
   int parallel = 1;
   Budget budget;
   TrialPolicy trial;
-  std::string storage;                // URL or path; empty: the CLI's default
-  std::string output_dir;             // where trial folders go; empty: ./hyperion-runs
+  std::string storage;                     // URL or path; empty: the CLI's default
+  std::string output_dir;                  // where trial folders go; empty: ./hyperion-runs
   std::map<std::string, std::string> env;  // extra environment for every trial
-  bool stdout_metrics = true;         // parse name=value lines on the trial's stdout
-  std::string source_path;            // the file it was read from
+  bool stdout_metrics = true;              // parse name=value lines on the trial's stdout
+  std::string source_path;                 // the file it was read from
 
   // The normalised config as stored with the experiment.
   Json ToJson() const;
@@ -77,8 +77,9 @@ Result<ExperimentConfig> LoadConfig(const std::string& path);
 // The same from text, for tests; `path` is used in messages and to resolve relative paths.
 Result<ExperimentConfig> ParseConfig(const std::string& yaml_text, const std::string& path);
 
-// Substitutes "{name}" placeholders in each argument with the parameter's value ("{{" and "}}" are literal braces).
-// Never goes through a shell. Fails when a placeholder names no parameter.
-Result<std::vector<std::string>> SubstituteCommand(const std::vector<std::string>& command, const Json& params);
+// Substitutes "{name}" placeholders in each argument with the parameter's value ("{{" and "}}" are literal
+// braces). Never goes through a shell. Fails when a placeholder names no parameter.
+Result<std::vector<std::string>> SubstituteCommand(const std::vector<std::string>& command,
+                                                   const Json& params);
 
 }  // namespace hyperion

@@ -86,8 +86,10 @@ TEST(Config, LowMustBeBelowHigh) {
 }
 
 TEST(Config, StepMustFit) {
-  std::string e = ErrorOf(With("width: {low: 16, high: 256}", "width: {type: float, low: 0, high: 1, step: 0.3}"));
-  EXPECT_NE(e.find("space.width.step: step 0.3 does not divide high - low = 1 evenly"), std::string::npos) << e;
+  std::string e =
+      ErrorOf(With("width: {low: 16, high: 256}", "width: {type: float, low: 0, high: 1, step: 0.3}"));
+  EXPECT_NE(e.find("space.width.step: step 0.3 does not divide high - low = 1 evenly"), std::string::npos)
+      << e;
 }
 
 TEST(Config, EmptyChoices) {
@@ -103,12 +105,14 @@ TEST(Config, ObjectiveMetricMissing) {
 
 TEST(Config, UnknownStrategy) {
   std::string e = ErrorOf(With("type: grid", "type: radnom"));
-  EXPECT_NE(e.find("strategy.type: unknown strategy 'radnom'; did you mean 'random'?"), std::string::npos) << e;
+  EXPECT_NE(e.find("strategy.type: unknown strategy 'radnom'; did you mean 'random'?"), std::string::npos)
+      << e;
 }
 
 TEST(Config, PlaceholderMustNameAParameter) {
   std::string e = ErrorOf(With("\"{lr}\"", "\"{lrr}\""));
-  EXPECT_NE(e.find("command[3]: '{lrr}' names no parameter of the space; did you mean '{lr}'?"), std::string::npos)
+  EXPECT_NE(e.find("command[3]: '{lrr}' names no parameter of the space; did you mean '{lr}'?"),
+            std::string::npos)
       << e;
   e = ErrorOf(With("\"{lr}\"", "{lr}"));
   EXPECT_NE(e.find("was read as a YAML mapping; quote it"), std::string::npos) << e;
@@ -122,7 +126,8 @@ TEST(Config, SyntaxErrorHasALine) {
 
 TEST(Config, BadDurationAndCounts) {
   EXPECT_NE(ErrorOf(With("max_time: 5m", "max_time: 5 minutes")).find("budget.max_time"), std::string::npos);
-  EXPECT_NE(ErrorOf(With("parallel: 2", "parallel: 0")).find("parallel: must be at least 1"), std::string::npos);
+  EXPECT_NE(ErrorOf(With("parallel: 2", "parallel: 0")).find("parallel: must be at least 1"),
+            std::string::npos);
   EXPECT_NE(ErrorOf(With("retries: 2", "retries: -1")).find("trial.retries"), std::string::npos);
 }
 

@@ -4,13 +4,20 @@ namespace hyperion {
 
 const char* TrialStateName(TrialState state) {
   switch (state) {
-    case TrialState::kPending: return "pending";
-    case TrialState::kRunning: return "running";
-    case TrialState::kCompleted: return "completed";
-    case TrialState::kFailed: return "failed";
-    case TrialState::kPruned: return "pruned";
-    case TrialState::kTimedOut: return "timed_out";
-    case TrialState::kInterrupted: return "interrupted";
+    case TrialState::kPending:
+      return "pending";
+    case TrialState::kRunning:
+      return "running";
+    case TrialState::kCompleted:
+      return "completed";
+    case TrialState::kFailed:
+      return "failed";
+    case TrialState::kPruned:
+      return "pruned";
+    case TrialState::kTimedOut:
+      return "timed_out";
+    case TrialState::kInterrupted:
+      return "interrupted";
   }
   return "?";
 }
@@ -31,17 +38,21 @@ bool IsFinished(TrialState state) {
 bool CanTransition(TrialState from, TrialState to) {
   using S = TrialState;
   switch (from) {
-    case S::kPending: return to == S::kRunning || to == S::kPruned || to == S::kInterrupted;
-    // running -> pending is a retry (or a re-queue after a lost process); the event log keeps the failed attempt.
+    case S::kPending:
+      return to == S::kRunning || to == S::kPruned || to == S::kInterrupted;
+    // running -> pending is a retry (or a re-queue after a lost process); the event log keeps the failed
+    // attempt.
     case S::kRunning:
       return to == S::kCompleted || to == S::kFailed || to == S::kPruned || to == S::kTimedOut ||
              to == S::kInterrupted || to == S::kPending;
     // A resume runs interrupted trials again.
-    case S::kInterrupted: return to == S::kPending;
+    case S::kInterrupted:
+      return to == S::kPending;
     case S::kCompleted:
     case S::kFailed:
     case S::kPruned:
-    case S::kTimedOut: return false;
+    case S::kTimedOut:
+      return false;
   }
   return false;
 }

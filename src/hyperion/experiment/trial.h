@@ -1,8 +1,8 @@
 // Plain values of an experiment's records: trials, their states and reports, and the event log.
 //
-// A Trial is a node of the experiment graph: 0 parents (a fresh sample), 1 (a branch) or 2 (a merge). It records the
-// operator that made it, a short change label a person can scan, the rationale and the evidence behind it.
-// The state machine is explicit; CanTransition() is the one place that says which moves are legal.
+// A Trial is a node of the experiment graph: 0 parents (a fresh sample), 1 (a branch) or 2 (a merge). It
+// records the operator that made it, a short change label a person can scan, the rationale and the evidence
+// behind it. The state machine is explicit; CanTransition() is the one place that says which moves are legal.
 // Values only: no I/O, any thread.
 #pragma once
 
@@ -21,26 +21,27 @@ enum class TrialState { kPending, kRunning, kCompleted, kFailed, kPruned, kTimed
 const char* TrialStateName(TrialState state);
 Result<TrialState> TrialStateFromName(const std::string& name);
 
-// Completed, failed, pruned and timed_out trials are over. Interrupted ones were stopped from outside (a signal to
-// the orchestrator, the experiment's time limit) and are run again by a resume.
+// Completed, failed, pruned and timed_out trials are over. Interrupted ones were stopped from outside (a
+// signal to the orchestrator, the experiment's time limit) and are run again by a resume.
 bool IsFinished(TrialState state);
 bool CanTransition(TrialState from, TrialState to);
 Status CheckTransition(int64_t trial_number, TrialState from, TrialState to);
 
 struct Trial {
-  int64_t id = 0;              // unique in the database
+  int64_t id = 0;  // unique in the database
   int64_t experiment_id = 0;
-  int64_t number = 0;          // 1, 2, ... within the experiment
+  int64_t number = 0;  // 1, 2, ... within the experiment
   TrialState state = TrialState::kPending;
   Json params = Json::object();
-  std::optional<double> value;       // the objective, once known
-  std::optional<int64_t> value_step; // the step the value was taken at
+  std::optional<double> value;        // the objective, once known
+  std::optional<int64_t> value_step;  // the step the value was taken at
   // The graph: who this trial descends from and why it exists.
-  std::vector<int64_t> parents;      // trial ids; the first is the primary parent (checkpoint donor)
-  std::string op = "sample";         // the operator that made it: sample, grid, branch, perturb, exploit, crossover...
-  std::string change_label;          // "lr x3", "batch 64->128"; empty for fresh samples
-  std::string rationale;             // a sentence a person can read
-  Json evidence = Json::object();    // the ids and numbers the rationale rests on
+  std::vector<int64_t> parents;  // trial ids; the first is the primary parent (checkpoint donor)
+  std::string op =
+      "sample";  // the operator that made it: sample, grid, branch, perturb, exploit, crossover...
+  std::string change_label;        // "lr x3", "batch 64->128"; empty for fresh samples
+  std::string rationale;           // a sentence a person can read
+  Json evidence = Json::object();  // the ids and numbers the rationale rests on
   // The span of training this trial covers, in the budget unit of the config, when there is one.
   std::optional<double> budget_from;
   std::optional<double> budget_to;

@@ -56,7 +56,8 @@ class SignalScope {
     std::vector<int> signals;
     unsigned char buffer[64];
     ssize_t n;
-    while ((n = ::read(g_wake_pipe[0], buffer, sizeof buffer)) > 0) signals.insert(signals.end(), buffer, buffer + n);
+    while ((n = ::read(g_wake_pipe[0], buffer, sizeof buffer)) > 0)
+      signals.insert(signals.end(), buffer, buffer + n);
     return signals;
   }
 
@@ -86,8 +87,8 @@ std::string LastLine(const std::string& path) {
   return line;
 }
 
-// True when `pid` is a live process started for trial `trial_id` (its environment names the trial), so a resume
-// never signals an unrelated process that reused the id.
+// True when `pid` is a live process started for trial `trial_id` (its environment names the trial), so a
+// resume never signals an unrelated process that reused the id.
 bool IsProcessOfTrial(int64_t pid, int64_t trial_id) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/environ", std::ios::binary);
   if (!in) return false;
@@ -103,10 +104,10 @@ struct Orchestrator::Running {
   Running(const std::string& dir, bool parse_stdout, const std::string& metric)
       : reader(dir, parse_stdout, metric) {}
   MetricStreamReader reader;
-  double started = 0;                  // monotonic
-  std::optional<double> deadline;      // monotonic; trial.timeout
-  std::optional<double> kill_at;       // monotonic; SIGKILL after the grace period
-  std::optional<TrialState> end_state; // set when we stopped it (timed_out, interrupted, failed)
+  double started = 0;                   // monotonic
+  std::optional<double> deadline;       // monotonic; trial.timeout
+  std::optional<double> kill_at;        // monotonic; SIGKILL after the grace period
+  std::optional<TrialState> end_state;  // set when we stopped it (timed_out, interrupted, failed)
   std::string end_reason;
   std::optional<double> last_value, best_value;
   std::optional<int64_t> last_step, best_step;
@@ -172,14 +173,22 @@ Status Orchestrator::Start() {
   }
   if (existing) {
     if (existing->strategy != strategy_->Name()) {
-      return FailedPreconditionError("experiment '" + config_.name + "' was run with strategy '" + existing->strategy +
-                                     "'; resuming it with '" + strategy_->Name() +
+      return FailedPreconditionError("experiment '" + config_.name + "' was run with strategy '" +
+                                     existing->strategy + "'; resuming it with '" + strategy_->Name() +
                                      "' is refused. Use strategy.type: " + existing->strategy +
                                      " or --experiment NEW_NAME");
     }
     if (existing->executor != executor_->Name()) {
-      return FailedPreconditionError("experiment '" + config_.name + "' was run with executor '" + existing->executor +
-                                     "'; resuming it with '" + executor_->Name() + "' is refused");
+      return FailedPreconditionError("experiment '" + config_.name + "' was run with executor '" +
+                                     existing->executor + "'; resuming it with '" + executor_->Name() +
+                                     "' is refused");
+    }
+    if (existing->config.contains("space") &&
+        DumpJson(existing->config["space"]) != DumpJson(config_.space.ToJson())) {
+      return FailedPreconditionError(
+          "experiment '" + config_.name +
+          "' was run with a different search space; resuming it would mix trials of two "
+          "spaces. Restore the space, or use --experiment NEW_NAME");
     }
     experiment_ = *existing;
     const Json& stored_seed = experiment_.config["strategy"]["seed"];
@@ -263,8 +272,8 @@ Status Orchestrator::LaunchTrial(Trial& trial) {
   request.trial_dir = trial.trial_dir;
   request.env = config_.env;
   const char* pythonpath = std::getenv("PYTHONPATH");
-  request.env["PYTHONPATH"] =
-      settings_.python_client_dir + (pythonpath && *pythonpath ? std::string(":") + pythonpath : std::string());
+  request.env["PYTHONPATH"] = settings_.python_client_dir +
+                              (pythonpath && *pythonpath ? std::string(":") + pythonpath : std::string());
   request.env["PYTHONUNBUFFERED"] = "1";
   request.env["HYPERION_EXPERIMENT"] = experiment_.name;
   request.env["HYPERION_TRIAL_ID"] = std::to_string(trial.id);
@@ -286,7 +295,9 @@ Status Orchestrator::LaunchTrial(Trial& trial) {
   trial.ended_at.reset();
   trial.error.clear();
   trial.pid = launched.ok() ? std::optional<int64_t>(executor_->ProcessId(trial.id)) : std::nullopt;
-  HYP_RETURN_IF_ERROR(SaveTrial(trial, "trial_started", Json{{"attempt", trial.attempt}, {"pid", trial.pid ? Json(*trial.pid) : Json()}}));
+  HYP_RETURN_IF_ERROR(
+      SaveTrial(trial, "trial_started",
+                Json{{"attempt", trial.attempt}, {"pid", trial.pid ? Json(*trial.pid) : Json()}}));
   if (!launched.ok()) {
     // It never ran: record why, as a failure of this attempt.
     trial.state = TrialState::kFailed;
@@ -313,8 +324,9 @@ Status Orchestrator::FillSlots() {
   if (config_.budget.max_time && MonotonicSeconds() - start_time_ >= *config_.budget.max_time) {
     stopping_ = true;
     end_reason_ = "max_time reached (" + FormatDuration(*config_.budget.max_time) + ")";
-    StopAll(TrialState::kInterrupted, "the experiment's max_time (" + FormatDuration(*config_.budget.max_time) +
-                                          ") was reached", false);
+    StopAll(TrialState::kInterrupted,
+            "the experiment's max_time (" + FormatDuration(*config_.budget.max_time) + ") was reached",
+            false);
     return Status::Ok();
   }
   while (RunningCount() < config_.parallel) {
@@ -349,7 +361,8 @@ Status Orchestrator::FillSlots() {
       break;
     }
     Proposal& p = outcome.proposal;
-    HYP_RETURN_IF_ERROR(config_.space.Validate(p.params).WithContext("strategy " + strategy_->Name() + " proposed an invalid point"));
+    HYP_RETURN_IF_ERROR(config_.space.Validate(p.params).WithContext("strategy " + strategy_->Name() +
+                                                                     " proposed an invalid point"));
     Trial trial;
     trial.experiment_id = experiment_.id;
     trial.params = std::move(p.params);
@@ -368,7 +381,9 @@ Status Orchestrator::FillSlots() {
       event.trial_id = created->id;
       event.time = WallSeconds();
       event.type = "trial_proposed";
-      event.payload = Json{{"number", created->number}, {"operator", created->op}, {"params", created->params},
+      event.payload = Json{{"number", created->number},
+                           {"operator", created->op},
+                           {"params", created->params},
                            {"rationale", created->rationale}};
       return storage_.AppendEvent(event).status();
     }));
@@ -391,14 +406,16 @@ Status Orchestrator::PollMetrics(Running& running, bool final_read) {
   for (const auto& report : batch.reports) {
     for (const auto& [name, value] : report.metrics) {
       rows.push_back(Report{trial->id, trial->attempt, report.step, name, value, report.time});
-      if (std::find(running.metric_names.begin(), running.metric_names.end(), name) == running.metric_names.end()) {
+      if (std::find(running.metric_names.begin(), running.metric_names.end(), name) ==
+          running.metric_names.end()) {
         running.metric_names.push_back(name);
       }
       if (name != config_.objective.metric) continue;
       if (!std::isfinite(value)) {
         if (!running.end_state) {
           StopTrial(running, TrialState::kFailed,
-                    "objective '" + name + "' was " + FormatNumber(value) + " at step " + std::to_string(report.step),
+                    "objective '" + name + "' was " + FormatNumber(value) + " at step " +
+                        std::to_string(report.step),
                     false);
         }
         continue;
@@ -420,7 +437,8 @@ Status Orchestrator::PollMetrics(Running& running, bool final_read) {
   return Status::Ok();
 }
 
-void Orchestrator::StopTrial(Running& running, TrialState end_state, const std::string& reason, bool immediately) {
+void Orchestrator::StopTrial(Running& running, TrialState end_state, const std::string& reason,
+                             bool immediately) {
   int64_t trial_id = 0;
   for (const auto& [id, r] : running_) {
     if (r.get() == &running) trial_id = id;
@@ -504,8 +522,9 @@ Status Orchestrator::HandleExit(const TrialExit& exit) {
                                        {"failed_state", TrialStateName(state)},
                                        {"retry", failed},
                                        {"of", config_.trial.retries}}));
-    observer_.OnMessage("trial #" + std::to_string(trial->number) + " " + TrialStateName(state) + " (" + reason +
-                        "); retry " + std::to_string(failed) + " of " + std::to_string(config_.trial.retries));
+    observer_.OnMessage("trial #" + std::to_string(trial->number) + " " + TrialStateName(state) + " (" +
+                        reason + "); retry " + std::to_string(failed) + " of " +
+                        std::to_string(config_.trial.retries));
     return Status::Ok();
   }
   HYP_RETURN_IF_ERROR(CheckTransition(trial->number, trial->state, state));
@@ -526,7 +545,8 @@ Status Orchestrator::Loop() {
         stopping_ = true;
         stop_signal_ = s;
         end_reason_ = std::string("interrupted by ") + SignalName(s);
-        observer_.OnMessage(std::string(SignalName(s)) + " received: stopping the running trials (again to kill them now)");
+        observer_.OnMessage(std::string(SignalName(s)) +
+                            " received: stopping the running trials (again to kill them now)");
         StopAll(TrialState::kInterrupted, std::string("interrupted by ") + SignalName(s), false);
       } else if (g_interrupts >= 2) {
         StopAll(TrialState::kInterrupted, std::string("interrupted by ") + SignalName(s), true);

@@ -1,12 +1,14 @@
-// The orchestrator runs one experiment: it asks the strategy for trials, stores them, launches them through the
-// executor, reads their reports, enforces timeouts, retries and the budget, and stops cleanly on SIGINT/SIGTERM.
+// The orchestrator runs one experiment: it asks the strategy for trials, stores them, launches them through
+// the executor, reads their reports, enforces timeouts, retries and the budget, and stops cleanly on
+// SIGINT/SIGTERM.
 //
-// One thread owns all of its state: Run() is an event loop on the calling thread, woken by signals (SIGCHLD, SIGINT,
-// SIGTERM through a self-pipe) and by a short tick that tails the trials' metric files. Storage is written before
-// anything is shown, so a crash loses no finished result; Run() with resume continues an experiment from storage.
+// One thread owns all of its state: Run() is an event loop on the calling thread, woken by signals (SIGCHLD,
+// SIGINT, SIGTERM through a self-pipe) and by a short tick that tails the trials' metric files. Storage is
+// written before anything is shown, so a crash loses no finished result; Run() with resume continues an
+// experiment from storage.
 //
-// Run() installs handlers for SIGINT, SIGTERM and SIGCHLD for its duration and restores the previous ones after.
-// A second SIGINT kills the trials at once instead of waiting for the grace period.
+// Run() installs handlers for SIGINT, SIGTERM and SIGCHLD for its duration and restores the previous ones
+// after. A second SIGINT kills the trials at once instead of waiting for the grace period.
 #pragma once
 
 #include <map>
@@ -25,9 +27,9 @@
 namespace hyperion {
 
 struct RunSettings {
-  ExperimentConfig config;  // after command-line overrides
-  std::string output_dir;   // absolute; trial folders go to <output_dir>/<experiment>/trial-NNNN
-  bool resume = false;      // continue an existing experiment of the same name
+  ExperimentConfig config;        // after command-line overrides
+  std::string output_dir;         // absolute; trial folders go to <output_dir>/<experiment>/trial-NNNN
+  bool resume = false;            // continue an existing experiment of the same name
   std::string python_client_dir;  // put first on the trials' PYTHONPATH
 };
 
@@ -46,10 +48,10 @@ class RunObserver {
 
 struct RunSummary {
   ExperimentRecord experiment;
-  std::string end_reason;      // "budget reached: 16 trials", "grid exhausted: ...", "interrupted by SIGINT"
+  std::string end_reason;  // "budget reached: 16 trials", "grid exhausted: ...", "interrupted by SIGINT"
   std::map<std::string, int> counts;  // trials by state name
   std::optional<Trial> best;
-  int stop_signal = 0;         // SIGINT or SIGTERM when the run was interrupted, else 0
+  int stop_signal = 0;  // SIGINT or SIGTERM when the run was interrupted, else 0
 };
 
 class Orchestrator {
@@ -90,11 +92,11 @@ class Orchestrator {
 
   ExperimentRecord experiment_;
   uint64_t seed_ = 0;
-  std::vector<Trial> trials_;                     // every trial of the experiment, by number
+  std::vector<Trial> trials_;                            // every trial of the experiment, by number
   std::map<int64_t, std::unique_ptr<Running>> running_;  // by trial id
-  std::map<int64_t, int> failures_;               // failed attempts by trial id, for retries
-  double start_time_ = 0;                         // monotonic
-  bool proposals_done_ = false;                   // budget reached or strategy exhausted
+  std::map<int64_t, int> failures_;                      // failed attempts by trial id, for retries
+  double start_time_ = 0;                                // monotonic
+  bool proposals_done_ = false;                          // budget reached or strategy exhausted
   std::string end_reason_;
   bool stopping_ = false;
   int stop_signal_ = 0;

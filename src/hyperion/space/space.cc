@@ -48,10 +48,14 @@ std::string Nice(double x) {
 
 const char* ParamTypeName(ParamType type) {
   switch (type) {
-    case ParamType::kFloat: return "float";
-    case ParamType::kInt: return "int";
-    case ParamType::kCategorical: return "categorical";
-    case ParamType::kBool: return "bool";
+    case ParamType::kFloat:
+      return "float";
+    case ParamType::kInt:
+      return "int";
+    case ParamType::kCategorical:
+      return "categorical";
+    case ParamType::kBool:
+      return "bool";
   }
   return "?";
 }
@@ -67,7 +71,8 @@ std::optional<ParamType> ParamTypeFromName(const std::string& name) {
 std::optional<int64_t> ParamSpec::Cardinality() const {
   switch (type) {
     case ParamType::kCategorical:
-    case ParamType::kBool: return static_cast<int64_t>(choices.size());
+    case ParamType::kBool:
+      return static_cast<int64_t>(choices.size());
     case ParamType::kInt: {
       double step_size = step.value_or(1);
       return static_cast<int64_t>(std::floor((high - low) / step_size + 1e-9)) + 1;
@@ -104,15 +109,18 @@ std::optional<SpecProblem> CheckSpec(const ParamSpec& spec) {
     return SpecProblem{"low", "low and high must be finite numbers"};
   }
   if (spec.type == ParamType::kInt) {
-    if (!IsWhole(spec.low)) return SpecProblem{"low", "low (" + fmt(spec.low) + ") must be an integer for an int"};
-    if (!IsWhole(spec.high)) return SpecProblem{"high", "high (" + fmt(spec.high) + ") must be an integer for an int"};
+    if (!IsWhole(spec.low))
+      return SpecProblem{"low", "low (" + fmt(spec.low) + ") must be an integer for an int"};
+    if (!IsWhole(spec.high))
+      return SpecProblem{"high", "high (" + fmt(spec.high) + ") must be an integer for an int"};
   }
   if (!(spec.low < spec.high)) {
     return SpecProblem{"high", "low (" + fmt(spec.low) + ") must be below high (" + fmt(spec.high) +
                                    "); for a fixed value use a categorical with one choice"};
   }
   if (spec.log && spec.low <= 0) {
-    return SpecProblem{"low", "low (" + fmt(spec.low) + ") must be > 0 with log: true; use a positive low such as " +
+    return SpecProblem{"low", "low (" + fmt(spec.low) +
+                                  ") must be > 0 with log: true; use a positive low such as " +
                                   fmt(spec.high / 1000) + ", or drop log"};
   }
   if (spec.step) {
@@ -127,8 +135,8 @@ std::optional<SpecProblem> CheckSpec(const ParamSpec& spec) {
       double range = spec.high - spec.low;
       double fitting_high = spec.low + std::floor(range / *spec.step) * *spec.step;
       return SpecProblem{"step", "step " + fmt(*spec.step) + " does not divide high - low = " + fmt(range) +
-                                     " evenly; set high to " + fmt(fitting_high) + " or choose a step that divides " +
-                                     fmt(range)};
+                                     " evenly; set high to " + fmt(fitting_high) +
+                                     " or choose a step that divides " + fmt(range)};
     }
   }
   return std::nullopt;
@@ -138,10 +146,12 @@ Result<Space> Space::Create(std::vector<ParamSpec> params) {
   std::set<std::string> seen;
   for (auto& spec : params) {
     if (spec.name.empty()) return InvalidArgumentError("a parameter has an empty name");
-    if (!seen.insert(spec.name).second) return InvalidArgumentError("parameter '" + spec.name + "' is defined twice");
+    if (!seen.insert(spec.name).second)
+      return InvalidArgumentError("parameter '" + spec.name + "' is defined twice");
     if (spec.type == ParamType::kBool) spec.choices = {Json(false), Json(true)};
     if (auto problem = CheckSpec(spec)) {
-      return InvalidArgumentError("parameter '" + spec.name + "', " + problem->field + ": " + problem->message);
+      return InvalidArgumentError("parameter '" + spec.name + "', " + problem->field + ": " +
+                                  problem->message);
     }
   }
   return Space(std::move(params));
@@ -228,11 +238,13 @@ Json Space::Sample(std::mt19937_64& rng) const {
 }
 
 Status Space::Validate(const Json& params) const {
-  if (!params.is_object()) return InvalidArgumentError("parameters must be a JSON object, got " + params.dump());
+  if (!params.is_object())
+    return InvalidArgumentError("parameters must be a JSON object, got " + params.dump());
   for (const auto& [name, value] : params.items()) {
     if (!Find(name)) {
       auto hint = ClosestMatch(name, Names());
-      return InvalidArgumentError("unknown parameter '" + name + "'" + (hint ? "; did you mean '" + *hint + "'?" : ""));
+      return InvalidArgumentError("unknown parameter '" + name + "'" +
+                                  (hint ? "; did you mean '" + *hint + "'?" : ""));
     }
   }
   for (const auto& spec : params_) {
@@ -254,15 +266,19 @@ Status Space::Validate(const Json& params) const {
       case ParamType::kFloat:
       case ParamType::kInt: {
         bool right_type = spec.type == ParamType::kInt ? v.is_number_integer() : v.is_number_float();
-        if (!right_type) return InvalidArgumentError(where + " must be a" + (spec.type == ParamType::kInt ? "n int" : " float"));
+        if (!right_type)
+          return InvalidArgumentError(where + " must be a" +
+                                      (spec.type == ParamType::kInt ? "n int" : " float"));
         double x = v.get<double>();
         if (!(x >= spec.low && x <= spec.high)) {
-          return InvalidArgumentError(where + " is outside [" + FormatNumber(spec.low) + ", " + FormatNumber(spec.high) + "]");
+          return InvalidArgumentError(where + " is outside [" + FormatNumber(spec.low) + ", " +
+                                      FormatNumber(spec.high) + "]");
         }
         if (spec.step) {
           double k = (x - spec.low) / *spec.step;
           if (std::abs(k - std::round(k)) > 1e-6) {
-            return InvalidArgumentError(where + " is not on the step grid (step " + FormatNumber(*spec.step) + ")");
+            return InvalidArgumentError(where + " is not on the step grid (step " + FormatNumber(*spec.step) +
+                                        ")");
           }
         }
         break;

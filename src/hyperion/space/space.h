@@ -1,11 +1,12 @@
 // The search space: typed parameters, their validation, sampling and a shared encoding to the unit interval.
 //
-// A parameter value is a Json scalar whose type is the parameter's: float -> number_float, int -> number_integer,
-// bool -> boolean, categorical -> exactly the JSON scalar given in `choices` (null, 0, false, 1, true and "0" are six
-// different choices). A point of the space ("params") is a Json object from parameter name to value, in the order the
-// space lists the parameters.
+// A parameter value is a Json scalar whose type is the parameter's: float -> number_float, int ->
+// number_integer, bool -> boolean, categorical -> exactly the JSON scalar given in `choices` (null, 0, false,
+// 1, true and "0" are six different choices). A point of the space ("params") is a Json object from parameter
+// name to value, in the order the space lists the parameters.
 //
-// Space is immutable after Create() and safe to share between threads. Random draws take the caller's generator.
+// Space is immutable after Create() and safe to share between threads. Random draws take the caller's
+// generator.
 #pragma once
 
 #include <cstdint>
@@ -27,18 +28,18 @@ std::optional<ParamType> ParamTypeFromName(const std::string& name);
 struct ParamSpec {
   std::string name;
   ParamType type = ParamType::kFloat;
-  double low = 0;               // float, int
-  double high = 0;              // float, int
-  bool log = false;             // float, int: sample and encode on a log scale
-  std::optional<double> step;   // float, int: values are low + k * step
-  std::vector<Json> choices;    // categorical (bool: [false, true])
+  double low = 0;              // float, int
+  double high = 0;             // float, int
+  bool log = false;            // float, int: sample and encode on a log scale
+  std::optional<double> step;  // float, int: values are low + k * step
+  std::vector<Json> choices;   // categorical (bool: [false, true])
 
   // Number of distinct values, or nullopt when continuous.
   std::optional<int64_t> Cardinality() const;
 };
 
-// A problem with one parameter's definition: the field it is about ("low", "step", "choices", ...) and a message
-// saying what would be valid.
+// A problem with one parameter's definition: the field it is about ("low", "step", "choices", ...) and a
+// message saying what would be valid.
 struct SpecProblem {
   std::string field;
   std::string message;
@@ -62,16 +63,18 @@ class Space {
   Json Sample(std::mt19937_64& rng) const;
   Json SampleValue(const ParamSpec& spec, std::mt19937_64& rng) const;
 
-  // Checks that `params` holds exactly the space's parameters, each of the right type, in range and on its grid.
+  // Checks that `params` holds exactly the space's parameters, each of the right type, in range and on its
+  // grid.
   Status Validate(const Json& params) const;
 
-  // The encoding shared by grid and model-based strategies: u in [0, 1] <-> value, log scale and step respected.
-  // Categorical and bool map index i of n to (i + 0.5) / n.
+  // The encoding shared by grid and model-based strategies: u in [0, 1] <-> value, log scale and step
+  // respected. Categorical and bool map index i of n to (i + 0.5) / n.
   static double ToUnit(const ParamSpec& spec, const Json& value);
   static Json FromUnit(const ParamSpec& spec, double u);
 
-  // The values a grid visits for one parameter: every choice; every integer or step value when there are at most
-  // `resolution` of them; otherwise `resolution` values spread evenly (on the log scale where log is set).
+  // The values a grid visits for one parameter: every choice; every integer or step value when there are at
+  // most `resolution` of them; otherwise `resolution` values spread evenly (on the log scale where log is
+  // set).
   static std::vector<Json> GridValues(const ParamSpec& spec, int resolution);
 
  private:

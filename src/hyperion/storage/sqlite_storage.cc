@@ -109,11 +109,19 @@ class SqliteStorage::Statement {
     }
   }
 
-  Statement& Bind(int i, int64_t v) { sqlite3_bind_int64(stmt_, i, v); return *this; }
-  Statement& Bind(int i, int v) { sqlite3_bind_int64(stmt_, i, v); return *this; }
+  Statement& Bind(int i, int64_t v) {
+    sqlite3_bind_int64(stmt_, i, v);
+    return *this;
+  }
+  Statement& Bind(int i, int v) {
+    sqlite3_bind_int64(stmt_, i, v);
+    return *this;
+  }
   Statement& Bind(int i, double v) {
-    if (std::isnan(v)) sqlite3_bind_null(stmt_, i);
-    else sqlite3_bind_double(stmt_, i, v);
+    if (std::isnan(v))
+      sqlite3_bind_null(stmt_, i);
+    else
+      sqlite3_bind_double(stmt_, i, v);
     return *this;
   }
   Statement& Bind(int i, const std::string& v) {
@@ -137,8 +145,12 @@ class SqliteStorage::Statement {
     const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, c));
     return p ? std::string(p, sqlite3_column_bytes(stmt_, c)) : std::string();
   }
-  std::optional<int64_t> OptInt(int c) const { return IsNull(c) ? std::nullopt : std::optional<int64_t>(Int(c)); }
-  std::optional<double> OptDouble(int c) const { return IsNull(c) ? std::nullopt : std::optional<double>(Double(c)); }
+  std::optional<int64_t> OptInt(int c) const {
+    return IsNull(c) ? std::nullopt : std::optional<int64_t>(Int(c));
+  }
+  std::optional<double> OptDouble(int c) const {
+    return IsNull(c) ? std::nullopt : std::optional<double>(Double(c));
+  }
 
  private:
   sqlite3_stmt* stmt_;
@@ -160,20 +172,22 @@ Result<std::unique_ptr<SqliteStorage>> SqliteStorage::Open(const std::string& pa
   ::close(fd);
 
   sqlite3* db = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                           nullptr);
+  int rc = sqlite3_open_v2(path.c_str(), &db,
+                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
   if (rc != SQLITE_OK) {
     std::string message = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
     sqlite3_close(db);
     return UnavailableError("cannot open database '" + path + "': " + message);
   }
-  std::unique_ptr<SqliteStorage> storage(new SqliteStorage(db, fs::absolute(file).lexically_normal().string()));
+  std::unique_ptr<SqliteStorage> storage(
+      new SqliteStorage(db, fs::absolute(file).lexically_normal().string()));
   // Several processes may share the file: wait for locks instead of failing with "database is locked".
   sqlite3_busy_timeout(db, 30000);
-  // WAL keeps readers (the CLI, the dashboard) from blocking the writer; NORMAL sync is durable against crashes
-  // of the process, which is what a killed orchestrator needs.
-  HYP_RETURN_IF_ERROR(storage->Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;")
-                          .WithContext("database '" + path + "'"));
+  // WAL keeps readers (the CLI, the dashboard) from blocking the writer; NORMAL sync is durable against
+  // crashes of the process, which is what a killed orchestrator needs.
+  HYP_RETURN_IF_ERROR(
+      storage->Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;")
+          .WithContext("database '" + path + "'"));
   HYP_RETURN_IF_ERROR(storage->Migrate().WithContext("database '" + path + "'"));
   return storage;
 }
@@ -188,9 +202,11 @@ SqliteStorage::~SqliteStorage() {
 Status SqliteStorage::Error(const std::string& doing) const {
   int code = sqlite3_errcode(db_);
   std::string message = doing + ": " + sqlite3_errmsg(db_);
-  if (code == SQLITE_BUSY || code == SQLITE_LOCKED) return UnavailableError(message + " (another process holds the database)");
+  if (code == SQLITE_BUSY || code == SQLITE_LOCKED)
+    return UnavailableError(message + " (another process holds the database)");
   if (code == SQLITE_CONSTRAINT) return AlreadyExistsError(message);
-  if (code == SQLITE_FULL || code == SQLITE_IOERR || code == SQLITE_CANTOPEN) return UnavailableError(message);
+  if (code == SQLITE_FULL || code == SQLITE_IOERR || code == SQLITE_CANTOPEN)
+    return UnavailableError(message);
   return InternalError(message);
 }
 
@@ -226,21 +242,22 @@ Status SqliteStorage::Migrate() {
     }
     if (version > kSchemaVersion) {
       return FailedPreconditionError("its schema version " + std::to_string(version) +
-                                     " is newer than this build of Hyperion knows (" + std::to_string(kSchemaVersion) +
-                                     "); use a newer hyperion");
+                                     " is newer than this build of Hyperion knows (" +
+                                     std::to_string(kSchemaVersion) + "); use a newer hyperion");
     }
     for (int v = version; v < kSchemaVersion; ++v) {
       HYP_RETURN_IF_ERROR(Exec(kMigrations[v]).WithContext("schema migration " + std::to_string(v + 1)));
     }
-    if (version != kSchemaVersion) HYP_RETURN_IF_ERROR(Exec("PRAGMA user_version = " + std::to_string(kSchemaVersion)));
+    if (version != kSchemaVersion)
+      HYP_RETURN_IF_ERROR(Exec("PRAGMA user_version = " + std::to_string(kSchemaVersion)));
     return Status::Ok();
   });
 }
 
 Status SqliteStorage::WriteTransaction(const std::function<Status()>& body) {
   if (in_transaction_) return body();
-  // IMMEDIATE takes the write lock up front, so two writers queue on the busy timeout instead of deadlocking on an
-  // upgrade from a read lock.
+  // IMMEDIATE takes the write lock up front, so two writers queue on the busy timeout instead of deadlocking
+  // on an upgrade from a read lock.
   HYP_RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
   in_transaction_ = true;
   Status status = body();
@@ -262,12 +279,17 @@ Status SqliteStorage::RunInTransaction(const std::function<Status()>& body) {
 Result<ExperimentRecord> SqliteStorage::CreateExperiment(const ExperimentRecord& experiment) {
   ExperimentRecord out = experiment;
   Status status = WriteTransaction([&]() -> Status {
-    HYP_ASSIGN_OR_RETURN(Statement q, Prepare(
-        "INSERT INTO experiments (name, config_json, objective_metric, objective_mode, strategy, executor, status, "
-        "created_at, ended_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"));
-    q.Bind(1, experiment.name).Bind(2, DumpJson(experiment.config)).Bind(3, experiment.objective_metric)
-        .Bind(4, std::string(ObjectiveModeName(experiment.objective_mode))).Bind(5, experiment.strategy)
-        .Bind(6, experiment.executor).Bind(7, experiment.status).Bind(8, experiment.created_at)
+    HYP_ASSIGN_OR_RETURN(Statement q, Prepare("INSERT INTO experiments (name, config_json, objective_metric, "
+                                              "objective_mode, strategy, executor, status, "
+                                              "created_at, ended_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+    q.Bind(1, experiment.name)
+        .Bind(2, DumpJson(experiment.config))
+        .Bind(3, experiment.objective_metric)
+        .Bind(4, std::string(ObjectiveModeName(experiment.objective_mode)))
+        .Bind(5, experiment.strategy)
+        .Bind(6, experiment.executor)
+        .Bind(7, experiment.status)
+        .Bind(8, experiment.created_at)
         .Bind(9, experiment.ended_at);
     if (q.Step() != SQLITE_DONE) {
       if (sqlite3_errcode(db_) == SQLITE_CONSTRAINT) {
@@ -326,7 +348,8 @@ Result<std::vector<ExperimentRecord>> SqliteStorage::ListExperiments() {
 Status SqliteStorage::SetExperimentStatus(int64_t experiment_id, const std::string& status,
                                           std::optional<double> ended_at) {
   return WriteTransaction([&]() -> Status {
-    HYP_ASSIGN_OR_RETURN(Statement q, Prepare("UPDATE experiments SET status = ?, ended_at = ? WHERE id = ?"));
+    HYP_ASSIGN_OR_RETURN(Statement q,
+                         Prepare("UPDATE experiments SET status = ?, ended_at = ? WHERE id = ?"));
     q.Bind(1, status).Bind(2, ended_at).Bind(3, experiment_id);
     if (q.Step() != SQLITE_DONE) return Error("updating experiment status");
     return Status::Ok();
@@ -337,30 +360,53 @@ Result<Trial> SqliteStorage::CreateTrial(const Trial& trial) {
   Trial out = trial;
   Status status = WriteTransaction([&]() -> Status {
     {
-      HYP_ASSIGN_OR_RETURN(Statement q, Prepare("SELECT COALESCE(MAX(number), 0) + 1 FROM trials WHERE experiment_id = ?"));
+      HYP_ASSIGN_OR_RETURN(
+          Statement q, Prepare("SELECT COALESCE(MAX(number), 0) + 1 FROM trials WHERE experiment_id = ?"));
       q.Bind(1, trial.experiment_id);
       if (q.Step() != SQLITE_ROW) return Error("numbering a new trial");
       out.number = q.Int(0);
     }
     {
-      HYP_ASSIGN_OR_RETURN(Statement q, Prepare(
-          "INSERT INTO trials (experiment_id, number, state, params_json, value, value_step, operator, change_label, "
-          "rationale, evidence_json, budget_from, budget_to, trial_dir, checkpoint_dir, restore_from, attempt, error, "
-          "pid, external_id, priority, created_at, started_at, ended_at) "
-          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
-      q.Bind(1, out.experiment_id).Bind(2, out.number).Bind(3, std::string(TrialStateName(out.state)))
-          .Bind(4, DumpJson(out.params)).Bind(5, out.value).Bind(6, out.value_step).Bind(7, out.op)
-          .Bind(8, out.change_label).Bind(9, out.rationale).Bind(10, DumpJson(out.evidence)).Bind(11, out.budget_from)
-          .Bind(12, out.budget_to).Bind(13, out.trial_dir).Bind(14, out.checkpoint_dir).Bind(15, out.restore_from)
-          .Bind(16, out.attempt).Bind(17, out.error).Bind(18, out.pid).Bind(19, out.external_id).Bind(20, out.priority)
-          .Bind(21, out.created_at).Bind(22, out.started_at).Bind(23, out.ended_at);
+      HYP_ASSIGN_OR_RETURN(
+          Statement q,
+          Prepare("INSERT INTO trials (experiment_id, number, state, params_json, value, value_step, "
+                  "operator, change_label, "
+                  "rationale, evidence_json, budget_from, budget_to, trial_dir, checkpoint_dir, "
+                  "restore_from, attempt, error, "
+                  "pid, external_id, priority, created_at, started_at, ended_at) "
+                  "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+      q.Bind(1, out.experiment_id)
+          .Bind(2, out.number)
+          .Bind(3, std::string(TrialStateName(out.state)))
+          .Bind(4, DumpJson(out.params))
+          .Bind(5, out.value)
+          .Bind(6, out.value_step)
+          .Bind(7, out.op)
+          .Bind(8, out.change_label)
+          .Bind(9, out.rationale)
+          .Bind(10, DumpJson(out.evidence))
+          .Bind(11, out.budget_from)
+          .Bind(12, out.budget_to)
+          .Bind(13, out.trial_dir)
+          .Bind(14, out.checkpoint_dir)
+          .Bind(15, out.restore_from)
+          .Bind(16, out.attempt)
+          .Bind(17, out.error)
+          .Bind(18, out.pid)
+          .Bind(19, out.external_id)
+          .Bind(20, out.priority)
+          .Bind(21, out.created_at)
+          .Bind(22, out.started_at)
+          .Bind(23, out.ended_at);
       if (q.Step() != SQLITE_DONE) return Error("storing trial #" + std::to_string(out.number));
       out.id = sqlite3_last_insert_rowid(db_);
     }
     for (size_t i = 0; i < out.parents.size(); ++i) {
-      HYP_ASSIGN_OR_RETURN(Statement q, Prepare("INSERT INTO trial_parents (trial_id, parent_id, position) VALUES (?, ?, ?)"));
+      HYP_ASSIGN_OR_RETURN(
+          Statement q, Prepare("INSERT INTO trial_parents (trial_id, parent_id, position) VALUES (?, ?, ?)"));
       q.Bind(1, out.id).Bind(2, out.parents[i]).Bind(3, static_cast<int64_t>(i));
-      if (q.Step() != SQLITE_DONE) return Error("storing the parents of trial #" + std::to_string(out.number));
+      if (q.Step() != SQLITE_DONE)
+        return Error("storing the parents of trial #" + std::to_string(out.number));
     }
     return Status::Ok();
   });
@@ -370,19 +416,37 @@ Result<Trial> SqliteStorage::CreateTrial(const Trial& trial) {
 
 Status SqliteStorage::UpdateTrial(const Trial& trial) {
   return WriteTransaction([&]() -> Status {
-    HYP_ASSIGN_OR_RETURN(Statement q, Prepare(
-        "UPDATE trials SET state = ?, params_json = ?, value = ?, value_step = ?, operator = ?, change_label = ?, "
-        "rationale = ?, evidence_json = ?, budget_from = ?, budget_to = ?, trial_dir = ?, checkpoint_dir = ?, "
-        "restore_from = ?, attempt = ?, error = ?, pid = ?, external_id = ?, priority = ?, started_at = ?, "
-        "ended_at = ? WHERE id = ?"));
-    q.Bind(1, std::string(TrialStateName(trial.state))).Bind(2, DumpJson(trial.params)).Bind(3, trial.value)
-        .Bind(4, trial.value_step).Bind(5, trial.op).Bind(6, trial.change_label).Bind(7, trial.rationale)
-        .Bind(8, DumpJson(trial.evidence)).Bind(9, trial.budget_from).Bind(10, trial.budget_to).Bind(11, trial.trial_dir)
-        .Bind(12, trial.checkpoint_dir).Bind(13, trial.restore_from).Bind(14, trial.attempt).Bind(15, trial.error)
-        .Bind(16, trial.pid).Bind(17, trial.external_id).Bind(18, trial.priority).Bind(19, trial.started_at)
-        .Bind(20, trial.ended_at).Bind(21, trial.id);
+    HYP_ASSIGN_OR_RETURN(Statement q, Prepare("UPDATE trials SET state = ?, params_json = ?, value = ?, "
+                                              "value_step = ?, operator = ?, change_label = ?, "
+                                              "rationale = ?, evidence_json = ?, budget_from = ?, budget_to "
+                                              "= ?, trial_dir = ?, checkpoint_dir = ?, "
+                                              "restore_from = ?, attempt = ?, error = ?, pid = ?, "
+                                              "external_id = ?, priority = ?, started_at = ?, "
+                                              "ended_at = ? WHERE id = ?"));
+    q.Bind(1, std::string(TrialStateName(trial.state)))
+        .Bind(2, DumpJson(trial.params))
+        .Bind(3, trial.value)
+        .Bind(4, trial.value_step)
+        .Bind(5, trial.op)
+        .Bind(6, trial.change_label)
+        .Bind(7, trial.rationale)
+        .Bind(8, DumpJson(trial.evidence))
+        .Bind(9, trial.budget_from)
+        .Bind(10, trial.budget_to)
+        .Bind(11, trial.trial_dir)
+        .Bind(12, trial.checkpoint_dir)
+        .Bind(13, trial.restore_from)
+        .Bind(14, trial.attempt)
+        .Bind(15, trial.error)
+        .Bind(16, trial.pid)
+        .Bind(17, trial.external_id)
+        .Bind(18, trial.priority)
+        .Bind(19, trial.started_at)
+        .Bind(20, trial.ended_at)
+        .Bind(21, trial.id);
     if (q.Step() != SQLITE_DONE) return Error("updating trial #" + std::to_string(trial.number));
-    if (sqlite3_changes(db_) != 1) return NotFoundError("trial id " + std::to_string(trial.id) + " does not exist");
+    if (sqlite3_changes(db_) != 1)
+      return NotFoundError("trial id " + std::to_string(trial.id) + " does not exist");
     return Status::Ok();
   });
 }
@@ -399,7 +463,8 @@ Result<std::vector<Trial>> SqliteStorage::QueryTrials(const char* sql, int64_t a
     t.experiment_id = q.Int(1);
     t.number = q.Int(2);
     auto state = TrialStateFromName(q.Text(3));
-    if (!state.ok()) return InternalError("trial id " + std::to_string(t.id) + ": " + state.status().message());
+    if (!state.ok())
+      return InternalError("trial id " + std::to_string(t.id) + ": " + state.status().message());
     t.state = *state;
     t.params = Json::parse(q.Text(4), nullptr, false);
     t.value = q.OptDouble(5);
@@ -431,9 +496,10 @@ Result<std::vector<Trial>> SqliteStorage::QueryTrials(const char* sql, int64_t a
 Status SqliteStorage::LoadParents(std::vector<Trial>& trials) {
   if (trials.empty()) return Status::Ok();
   // One query for the experiment's edges rather than one per trial.
-  HYP_ASSIGN_OR_RETURN(Statement q, Prepare(
-      "SELECT p.trial_id, p.parent_id FROM trial_parents p JOIN trials t ON t.id = p.trial_id "
-      "WHERE t.experiment_id = ? ORDER BY p.trial_id, p.position"));
+  HYP_ASSIGN_OR_RETURN(
+      Statement q,
+      Prepare("SELECT p.trial_id, p.parent_id FROM trial_parents p JOIN trials t ON t.id = p.trial_id "
+              "WHERE t.experiment_id = ? ORDER BY p.trial_id, p.position"));
   q.Bind(1, trials.front().experiment_id);
   std::map<int64_t, Trial*> by_id;
   for (auto& t : trials) by_id[t.id] = &t;
@@ -447,7 +513,8 @@ Status SqliteStorage::LoadParents(std::vector<Trial>& trials) {
 }
 
 Result<std::vector<Trial>> SqliteStorage::ListTrials(int64_t experiment_id) {
-  static const std::string sql = std::string("SELECT ") + kTrialColumns + " FROM trials WHERE experiment_id = ? ORDER BY number";
+  static const std::string sql =
+      std::string("SELECT ") + kTrialColumns + " FROM trials WHERE experiment_id = ? ORDER BY number";
   return QueryTrials(sql.c_str(), experiment_id, std::nullopt);
 }
 
@@ -463,9 +530,14 @@ Status SqliteStorage::AppendReports(const std::vector<Report>& reports) {
   if (reports.empty()) return Status::Ok();
   return WriteTransaction([&]() -> Status {
     for (const auto& r : reports) {
-      HYP_ASSIGN_OR_RETURN(Statement q, Prepare(
-          "INSERT INTO reports (trial_id, attempt, step, metric, value, time) VALUES (?, ?, ?, ?, ?, ?)"));
-      q.Bind(1, r.trial_id).Bind(2, r.attempt).Bind(3, r.step).Bind(4, r.metric).Bind(5, r.value).Bind(6, r.time);
+      HYP_ASSIGN_OR_RETURN(Statement q, Prepare("INSERT INTO reports (trial_id, attempt, step, metric, "
+                                                "value, time) VALUES (?, ?, ?, ?, ?, ?)"));
+      q.Bind(1, r.trial_id)
+          .Bind(2, r.attempt)
+          .Bind(3, r.step)
+          .Bind(4, r.metric)
+          .Bind(5, r.value)
+          .Bind(6, r.time);
       if (q.Step() != SQLITE_DONE) return Error("storing a report");
     }
     return Status::Ok();
@@ -473,14 +545,16 @@ Status SqliteStorage::AppendReports(const std::vector<Report>& reports) {
 }
 
 Result<std::vector<Report>> SqliteStorage::ListReports(int64_t trial_id) {
-  HYP_ASSIGN_OR_RETURN(Statement q, Prepare(
-      "SELECT trial_id, attempt, step, metric, value, time FROM reports WHERE trial_id = ? "
-      "ORDER BY attempt, step, rowid"));
+  HYP_ASSIGN_OR_RETURN(
+      Statement q,
+      Prepare("SELECT trial_id, attempt, step, metric, value, time FROM reports WHERE trial_id = ? "
+              "ORDER BY attempt, step, rowid"));
   q.Bind(1, trial_id);
   std::vector<Report> out;
   int rc;
   while ((rc = q.Step()) == SQLITE_ROW) {
-    out.push_back(Report{q.Int(0), static_cast<int>(q.Int(1)), q.Int(2), q.Text(3), q.Double(4), q.Double(5)});
+    out.push_back(
+        Report{q.Int(0), static_cast<int>(q.Int(1)), q.Int(2), q.Text(3), q.Double(4), q.Double(5)});
   }
   if (rc != SQLITE_DONE) return Error("reading reports");
   return out;
@@ -489,9 +563,14 @@ Result<std::vector<Report>> SqliteStorage::ListReports(int64_t trial_id) {
 Result<int64_t> SqliteStorage::AppendEvent(const Event& event) {
   int64_t id = 0;
   Status status = WriteTransaction([&]() -> Status {
-    HYP_ASSIGN_OR_RETURN(Statement q, Prepare(
-        "INSERT INTO events (experiment_id, trial_id, time, type, payload_json) VALUES (?, ?, ?, ?, ?)"));
-    q.Bind(1, event.experiment_id).Bind(2, event.trial_id).Bind(3, event.time).Bind(4, event.type)
+    HYP_ASSIGN_OR_RETURN(
+        Statement q,
+        Prepare(
+            "INSERT INTO events (experiment_id, trial_id, time, type, payload_json) VALUES (?, ?, ?, ?, ?)"));
+    q.Bind(1, event.experiment_id)
+        .Bind(2, event.trial_id)
+        .Bind(3, event.time)
+        .Bind(4, event.type)
         .Bind(5, DumpJson(event.payload));
     if (q.Step() != SQLITE_DONE) return Error("storing event " + event.type);
     id = sqlite3_last_insert_rowid(db_);
@@ -502,9 +581,9 @@ Result<int64_t> SqliteStorage::AppendEvent(const Event& event) {
 }
 
 Result<std::vector<Event>> SqliteStorage::ListEvents(int64_t experiment_id, int64_t after_id, int limit) {
-  HYP_ASSIGN_OR_RETURN(Statement q, Prepare(
-      "SELECT id, experiment_id, trial_id, time, type, payload_json FROM events "
-      "WHERE experiment_id = ? AND id > ? ORDER BY id LIMIT ?"));
+  HYP_ASSIGN_OR_RETURN(Statement q,
+                       Prepare("SELECT id, experiment_id, trial_id, time, type, payload_json FROM events "
+                               "WHERE experiment_id = ? AND id > ? ORDER BY id LIMIT ?"));
   q.Bind(1, experiment_id).Bind(2, after_id).Bind(3, limit);
   std::vector<Event> out;
   int rc;

@@ -29,7 +29,8 @@ Result<std::unique_ptr<Storage>> OpenStorage(const std::string& url, bool create
     return InvalidArgumentError("storage '" + url + "': unknown scheme '" + scheme +
                                 "'; use sqlite:///path/to/file.db or a plain file path");
   }
-  if (path.empty()) return InvalidArgumentError("storage '" + url + "' names no file; use sqlite:///path/to/file.db");
+  if (path.empty())
+    return InvalidArgumentError("storage '" + url + "' names no file; use sqlite:///path/to/file.db");
   if (!create_if_missing && !std::filesystem::exists(path)) {
     return NotFoundError("no experiment database at '" + path +
                          "'; run `hyperion run CONFIG` first, or point --storage at the database it wrote");

@@ -1,11 +1,11 @@
 // Storage: the single source of truth for experiments, trials, reports and the event log.
 //
-// Every strategy, agent and view rebuilds its state from here, so a killed orchestrator resumes where it stopped.
-// Writes are durable when the call returns (SQLite: WAL, committed). RunInTransaction() groups writes so that either
-// all of them land or none (a trial's end and its event, for example).
+// Every strategy, agent and view rebuilds its state from here, so a killed orchestrator resumes where it
+// stopped. Writes are durable when the call returns (SQLite: WAL, committed). RunInTransaction() groups
+// writes so that either all of them land or none (a trial's end and its event, for example).
 //
-// Threading: one Storage object is used by one thread at a time. Several processes may open the same database; they
-// wait for each other instead of failing (SQLite: busy timeout and immediate transactions).
+// Threading: one Storage object is used by one thread at a time. Several processes may open the same
+// database; they wait for each other instead of failing (SQLite: busy timeout and immediate transactions).
 // Errors: kUnavailable when the database is busy or away past the retry limit (retry later); kNotFound and
 // kAlreadyExists as named; kInvalidArgument for a bad URL; kInternal for a corrupt or unreadable database.
 #pragma once
@@ -29,7 +29,7 @@ struct ExperimentRecord {
   Json config = Json::object();  // ExperimentConfig::ToJson()
   std::string objective_metric;
   ObjectiveMode objective_mode = ObjectiveMode::kMinimize;
-  std::string strategy;          // the strategy's name; resuming with another is refused
+  std::string strategy;  // the strategy's name; resuming with another is refused
   std::string executor = "local";
   std::string status = "running";  // running, finished, interrupted, failed
   double created_at = 0;
@@ -54,8 +54,8 @@ class Storage {
   virtual Status SetExperimentStatus(int64_t experiment_id, const std::string& status,
                                      std::optional<double> ended_at) = 0;
 
-  // Inserts the trial with the next free number of its experiment (unique even with several writers) and returns it
-  // with id and number set.
+  // Inserts the trial with the next free number of its experiment (unique even with several writers) and
+  // returns it with id and number set.
   virtual Result<Trial> CreateTrial(const Trial& trial) = 0;
   // Writes every mutable field of an existing trial (state, value, times, error, ...).
   virtual Status UpdateTrial(const Trial& trial) = 0;
@@ -77,7 +77,8 @@ class Storage {
 
 // Opens (creating and migrating when needed) the storage a URL names:
 //   sqlite:///absolute/path.db, sqlite://relative/path.db, or a plain file path.
-// With create_if_missing false, a database that does not exist yet is kNotFound (for commands that only read).
+// With create_if_missing false, a database that does not exist yet is kNotFound (for commands that only
+// read).
 Result<std::unique_ptr<Storage>> OpenStorage(const std::string& url, bool create_if_missing = true);
 
 // The default when neither --storage nor the config names one.

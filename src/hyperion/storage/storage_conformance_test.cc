@@ -1,5 +1,5 @@
-// The conformance suite every Storage back end must pass. Each back end is one entry of kBackends; the PostgreSQL
-// back end joins the same list.
+// The conformance suite every Storage back end must pass. Each back end is one entry of kBackends; the
+// PostgreSQL back end joins the same list.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>

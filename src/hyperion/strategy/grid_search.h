@@ -1,6 +1,6 @@
-// Grid search: the Cartesian product of each parameter's grid values (Space::GridValues), visited in a fixed order.
-// Points already held by any trial (pending and running ones too) are skipped, so parallel trials and a resume never
-// repeat a point; when every point is taken the strategy reports "grid exhausted".
+// Grid search: the Cartesian product of each parameter's grid values (Space::GridValues), visited in a fixed
+// order. Points already held by any trial (pending and running ones too) are skipped, so parallel trials and
+// a resume never repeat a point; when every point is taken the strategy reports "grid exhausted".
 #pragma once
 
 #include "hyperion/strategy/strategy.h"

@@ -17,7 +17,8 @@ ProposeOutcome RandomSearch::Propose(const StrategyContext& context) {
   std::set<std::string> seen;
   for (const auto& t : context.trials) seen.insert(t.params.dump());
   Json params = context.space.Sample(rng);
-  for (int attempt = 0; attempt < 64 && seen.count(params.dump()); ++attempt) params = context.space.Sample(rng);
+  for (int attempt = 0; attempt < 64 && seen.count(params.dump()); ++attempt)
+    params = context.space.Sample(rng);
 
   std::vector<std::string> log_scaled;
   for (const auto& spec : context.space.params()) {

@@ -1,5 +1,5 @@
-// Random search: every parameter drawn independently, uniform (log-uniform where log is set). The n-th proposal
-// uses a generator seeded with (seed, n), so the sequence is reproducible and survives a resume.
+// Random search: every parameter drawn independently, uniform (log-uniform where log is set). The n-th
+// proposal uses a generator seeded with (seed, n), so the sequence is reproducible and survives a resume.
 #pragma once
 
 #include "hyperion/strategy/strategy.h"

@@ -9,8 +9,8 @@ namespace hyperion {
 Result<std::unique_ptr<Strategy>> MakeStrategy(const StrategyConfig& config) {
   if (config.type == "random") return std::unique_ptr<Strategy>(new RandomSearch());
   if (config.type == "grid") return std::unique_ptr<Strategy>(new GridSearch(config.grid_resolution));
-  return InvalidArgumentError("unknown strategy '" + config.type + "'; known strategies: " +
-                              JoinStrings(KnownStrategyTypes()));
+  return InvalidArgumentError("unknown strategy '" + config.type +
+                              "'; known strategies: " + JoinStrings(KnownStrategyTypes()));
 }
 
 }  // namespace hyperion

@@ -1,8 +1,8 @@
-// Strategies decide where to look next. Each gets a read-only snapshot of the experiment's trials and returns a
-// proposal with its rationale and evidence, or says it must wait for results, or that it has nothing left.
+// Strategies decide where to look next. Each gets a read-only snapshot of the experiment's trials and returns
+// a proposal with its rationale and evidence, or says it must wait for results, or that it has nothing left.
 //
-// A strategy keeps no state that cannot be rebuilt from the trials it is shown: the same seed and the same trials
-// give the same proposal, so a resumed experiment continues the sequence it would have produced.
+// A strategy keeps no state that cannot be rebuilt from the trials it is shown: the same seed and the same
+// trials give the same proposal, so a resumed experiment continues the sequence it would have produced.
 // Called from the orchestrator's thread only.
 #pragma once
 
