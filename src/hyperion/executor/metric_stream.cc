@@ -167,7 +167,10 @@ MetricStreamReader::Batch MetricStreamReader::Poll(bool final_read) {
       // A trial that reports through the client is read from metrics.jsonl alone: its printed lines would
       // duplicate the same values.
       if (parsed.report && !saw_client_reports_) {
-        ++stdout_metric_lines_;
+        bool has_objective = false;
+        for (const auto& [name, value] : parsed.report->metrics) has_objective |= name == objective_metric_;
+        // Each line holding the objective is the next step; other lines belong to the step under way.
+        if (has_objective) ++stdout_metric_lines_;
         parsed.report->time = now;
         batch.reports.push_back(std::move(*parsed.report));
       }

@@ -191,6 +191,9 @@ Status ConfigReader::ReadParam(const std::string& name, const YAML::Node& key_no
     }
   } else {
     HYP_RETURN_IF_ERROR(ExpectMap(node, key, name + ": {type: float, low: 0.0001, high: 0.1, log: true}"));
+    // Keys first, so that a misspelled `choices` or `low` is named as such rather than read as a missing
+    // type.
+    HYP_RETURN_IF_ERROR(CheckKeys(node, key + ".", {"type", "low", "high", "log", "step", "choices"}));
     std::string type_name;
     if (node["type"]) {
       HYP_ASSIGN_OR_RETURN(type_name, String(node["type"], key + ".type"));
@@ -389,6 +392,7 @@ Result<ExperimentConfig> ConfigReader::Read(const YAML::Node& root) {
   if (root["trial"]) HYP_RETURN_IF_ERROR(ReadTrialPolicy(root["trial"], config.trial));
   if (root["storage"]) {
     HYP_ASSIGN_OR_RETURN(config.storage, String(root["storage"], "storage"));
+    config.storage = ResolveStoragePath(config.storage, base);
   }
   if (root["output_dir"]) {
     HYP_ASSIGN_OR_RETURN(std::string dir, String(root["output_dir"], "output_dir"));
@@ -413,6 +417,16 @@ Result<ExperimentConfig> ConfigReader::Read(const YAML::Node& root) {
 }
 
 }  // namespace
+
+std::string ResolveStoragePath(const std::string& url, const std::filesystem::path& base) {
+  const std::string sqlite_prefix = "sqlite://";
+  bool with_scheme = url.rfind(sqlite_prefix, 0) == 0;
+  if (!with_scheme && url.find("://") != std::string::npos) return url;  // another back end's URL
+  std::string path = with_scheme ? url.substr(sqlite_prefix.size()) : url;
+  if (path.empty() || path[0] == '/') return url;
+  std::string resolved = (base / path).lexically_normal().string();
+  return with_scheme ? sqlite_prefix + resolved : resolved;
+}
 
 const char* ObjectiveModeName(ObjectiveMode mode) { return mode == ObjectiveMode::kMaximize ? "max" : "min"; }
 
@@ -503,7 +517,7 @@ Result<std::vector<std::string>> SubstituteCommand(const std::vector<std::string
         for (const auto& [k, v] : params.items()) names.push_back(k);
         auto hint = ClosestMatch(name, names);
         return InvalidArgumentError("'{" + name + "}' names no parameter of the space" +
-                                    (hint ? "; did you mean '{" + *hint + "}'?" : "") +
+                                    (hint ? "; did you mean '{" + *hint + "}'?" : ".") +
                                     " Parameters: " + JoinStrings(names));
       }
       result += ScalarToArgument(params[name]);

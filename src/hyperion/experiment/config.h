@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <map>
 #include <optional>
 #include <string>
@@ -59,8 +60,8 @@ struct ExperimentConfig {
   int parallel = 1;
   Budget budget;
   TrialPolicy trial;
-  std::string storage;                     // URL or path; empty: the CLI's default
-  std::string output_dir;                  // where trial folders go; empty: ./hyperion-runs
+  std::string storage;     // URL or path (relative paths resolved against the config folder); empty: default
+  std::string output_dir;  // where trial folders go; empty: ./hyperion-runs
   std::map<std::string, std::string> env;  // extra environment for every trial
   bool stdout_metrics = true;              // parse name=value lines on the trial's stdout
   std::string source_path;                 // the file it was read from
@@ -76,6 +77,10 @@ const std::vector<std::string>& KnownStrategyTypes();
 Result<ExperimentConfig> LoadConfig(const std::string& path);
 // The same from text, for tests; `path` is used in messages and to resolve relative paths.
 Result<ExperimentConfig> ParseConfig(const std::string& yaml_text, const std::string& path);
+
+// A relative SQLite path in a config ("runs.db", "sqlite://runs.db") made absolute against the config's
+// folder; other URLs unchanged.
+std::string ResolveStoragePath(const std::string& url, const std::filesystem::path& base);
 
 // Substitutes "{name}" placeholders in each argument with the parameter's value ("{{" and "}}" are literal
 // braces). Never goes through a shell. Fails when a placeholder names no parameter.

@@ -145,3 +145,26 @@ TEST(SubstituteCommand, ArgumentsAreSubstitutedLiterally) {
 
 }  // namespace
 }  // namespace hyperion
+
+namespace hyperion {
+namespace {
+
+TEST(Config, RelativeStorageIsResolvedAgainstTheConfigFolder) {
+  EXPECT_EQ(ResolveStoragePath("runs.db", "/data/exp"), "/data/exp/runs.db");
+  EXPECT_EQ(ResolveStoragePath("sqlite://sub/runs.db", "/data/exp"), "sqlite:///data/exp/sub/runs.db");
+  EXPECT_EQ(ResolveStoragePath("sqlite:///abs/runs.db", "/data/exp"), "sqlite:///abs/runs.db");
+  EXPECT_EQ(ResolveStoragePath("postgresql://host/db", "/data/exp"), "postgresql://host/db");
+}
+
+TEST(Config, MisspelledKeyIsNamedEvenWithoutAType) {
+  std::string e = ErrorOf(With("width: {low: 16, high: 256}", "width: {choises: [1, 2]}"));
+  EXPECT_NE(e.find("space.width.choises: unknown key; did you mean 'choices'?"), std::string::npos) << e;
+}
+
+TEST(Config, NonFiniteChoicesAreRejected) {
+  std::string e = ErrorOf(With("choices: [null, 0, false, \"0\", 1, true, adam]", "choices: [null, .inf]"));
+  EXPECT_NE(e.find("space.opt.choices: choice 2 is not a finite number"), std::string::npos) << e;
+}
+
+}  // namespace
+}  // namespace hyperion

@@ -92,6 +92,11 @@ std::optional<SpecProblem> CheckSpec(const ParamSpec& spec) {
       return SpecProblem{"choices", "choices is empty; list at least one value, e.g. choices: [adam, sgd]"};
     }
     for (size_t i = 0; i < spec.choices.size(); ++i) {
+      if (spec.choices[i].is_number_float() && !std::isfinite(spec.choices[i].get<double>())) {
+        return SpecProblem{"choices",
+                           "choice " + std::to_string(i + 1) +
+                               " is not a finite number, which JSON cannot hold; quote it to pass the text"};
+      }
       if (!spec.choices[i].is_primitive()) {
         return SpecProblem{"choices", "choice " + std::to_string(i + 1) + " is " + spec.choices[i].dump() +
                                           "; choices must be scalars (strings, numbers, true/false, null)"};
