@@ -160,7 +160,7 @@ class ExistingExperimentTest(HyperionTestCase):
         self.assertEqual(r.returncode, 1, r.stdout + r.stderr)  # nothing completed
         self.assertIn("max_time", r.stdout)
         self.assertGreaterEqual(elapsed, 0.9)
-        self.assertLess(elapsed, 3.0)
+        self.assertLess(elapsed, 30.0, "the slow trials (which hang until released) were not stopped at max_time")
         trials = self.trials()
         self.assertEqual(len(trials), 2, trials)
         for t in trials:

@@ -1,7 +1,6 @@
 """Parallel trials: never more than `parallel` trial processes at once, and really that many."""
 
 import os
-import time
 import unittest
 
 from e2e_support import HyperionTestCase, max_overlap
@@ -23,9 +22,7 @@ env: {RECORD_DIR: "@REC@", TRIAL_SLEEP: "0.5"}
 class ParallelTest(HyperionTestCase):
     def test_parallel_3_never_exceeded_and_reached(self):
         config = self.write_config(CONFIG)
-        started = time.monotonic()
         r = self.run_experiment(config, "-q")
-        elapsed = time.monotonic() - started
         self.assertEqual(r.returncode, 0, r.stderr)
 
         # The trials' own view.
@@ -52,9 +49,6 @@ class ParallelTest(HyperionTestCase):
             self.assertGreaterEqual(t["ended_at"] - t["started_at"], 0.45, t)
             self.assertEqual(t["value"], float(t["number"]))
         self.assertEqual(max_overlap([(t["started_at"], t["ended_at"]) for t in trials]), 3, trials)
-
-        # 9 trials of 0.5 s three at a time take ~1.5 s; one at a time would take 4.5 s.
-        self.assertLess(elapsed, 4.0, "the run took %.2fs; the trials did not run in parallel" % elapsed)
 
     def test_parallel_flag_overrides_config(self):
         config = self.write_config(CONFIG)

@@ -66,9 +66,10 @@ class SignalTest(HyperionTestCase):
         self.assertIsNotNone(status[0]["ended_at"], status)
 
     def test_sigint_interrupts_all_trials(self):
-        proc, recs = self.start()
-        took = self.stop(proc, signal.SIGINT)
-        self.assertLess(took, 3.0, "trials that die on SIGTERM should not wait for kill_grace")
+        # A long grace period: trials that die on SIGTERM must end the run well before it runs out.
+        proc, recs = self.start(kill_grace="60s")
+        took = self.stop(proc, signal.SIGINT, timeout=30)
+        self.assertLess(took, 30.0, "trials that die on SIGTERM should not wait for kill_grace")
         self.assertInterrupted(proc, recs, "SIGINT", 130)
 
     def test_sigterm_interrupts_all_trials(self):
@@ -78,20 +79,17 @@ class SignalTest(HyperionTestCase):
 
     def test_trial_ignoring_sigterm_is_killed_after_kill_grace(self):
         proc, recs = self.start(parallel=1, ignore_term=True, kill_grace="1s")
-        took = self.stop(proc, signal.SIGINT)
+        took = self.stop(proc, signal.SIGINT, timeout=30)
         self.assertGreaterEqual(took, 0.9, "the trial was killed before kill_grace ran out")
-        self.assertLess(took, 4.0)
         self.assertInterrupted(proc, recs, "SIGINT", 130)
 
     def test_second_sigint_kills_at_once(self):
-        proc, recs = self.start(parallel=2, ignore_term=True, kill_grace="20s")
-        first = time.monotonic()
+        proc, recs = self.start(parallel=2, ignore_term=True, kill_grace="120s")
         proc.send_signal(signal.SIGINT)
         time.sleep(0.3)
         self.assertIsNone(proc.poll(), "hyperion should wait for kill_grace after one SIGINT")
-        took = self.stop(proc, signal.SIGINT, timeout=10)
-        self.assertLess(time.monotonic() - first, 5.0)
-        self.assertLess(took, 3.0, "a second SIGINT should kill the trials at once")
+        took = self.stop(proc, signal.SIGINT, timeout=60)
+        self.assertLess(took, 60.0, "a second SIGINT should kill the trials at once, not after kill_grace (120 s)")
         self.assertInterrupted(proc, recs, "SIGINT", 130)
 
 

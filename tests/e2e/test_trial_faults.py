@@ -43,14 +43,14 @@ class TrialFaultTest(HyperionTestCase):
     # -- timeouts --------------------------------------------------------------------------------------------------
 
     def test_timeout_kills_trial_and_its_child(self):
-        t = self.run_one("hang", trial="{timeout: 1s, kill_grace: 1s}")
+        t = self.run_one("hang", trial="{timeout: 1s, kill_grace: 60s}")
         self.assertEqual(t["state"], "timed_out", t)
         self.assertIsNone(t["value"])
         self.assertIn("timed out", t["error"])
         self.assertIn("trial.timeout", t["error"])
         duration = t["ended_at"] - t["started_at"]
         self.assertGreaterEqual(duration, 0.9, t)
-        self.assertLess(duration, 2.5, t)  # the trial dies on SIGTERM: no need to wait for kill_grace
+        self.assertLess(duration, 30.0, t)  # the trial dies on SIGTERM: no need to wait for kill_grace (60 s)
         rec = self.pid_records()[(1, 1)]
         self.assertEqual(rec["pgid"], rec["pid"], "the trial leads its own process group")
         self.assertProcessesGone([rec["pid"], rec["child"]])
@@ -60,7 +60,6 @@ class TrialFaultTest(HyperionTestCase):
         self.assertEqual(t["state"], "timed_out", t)
         duration = t["ended_at"] - t["started_at"]
         self.assertGreaterEqual(duration, 1.9, "SIGKILL came before timeout + kill_grace: %s" % t)
-        self.assertLess(duration, 4.0, t)
         rec = self.pid_records()[(1, 1)]
         self.assertProcessesGone([rec["pid"], rec["child"]])
 
