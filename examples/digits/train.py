@@ -7,6 +7,9 @@ and train_loss through the hyperion client, and stops early when asked to.
 
     /usr/bin/python3 train.py --lr 3e-3 --width 256 --depth 2 --dropout 0.1 --batch-size 64
 
+The learning rate follows a cosine decay over --epochs (--schedule constant turns it off),
+so the last report, which is the trial's value, is a settled one.
+
 With --checkpoint it saves model, optimizer and RNG state after every epoch into
 hyperion.checkpoint_dir(); when Hyperion sets HYPERION_RESTORE_FROM it resumes
 from the checkpoint there and trains on up to --epochs.
@@ -20,7 +23,8 @@ import sys
 try:
     import hyperion
 except ImportError:  # run by hand: use the client in this repository
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, os.pardir, "clients", "python"))
+    _here = os.path.dirname(os.path.abspath(__file__))
+    sys.path.insert(0, os.path.join(_here, os.pardir, os.pardir, "clients", "python"))
     import hyperion
 
 # One core per trial (trials run side by side), also for a BLAS library that would start its own threads.
@@ -126,6 +130,8 @@ def main(argv=None):
     if restore:
         start = load_checkpoint(restore, model, optimizer, shuffle)
         print("restored from %s at epoch %d" % (restore, start), flush=True)
+        if start >= args.epochs:
+            print("the checkpoint is already at --epochs %d: nothing to train" % args.epochs, flush=True)
     folder = hyperion.checkpoint_dir() if args.checkpoint else None
 
     for epoch in range(start + 1, args.epochs + 1):

@@ -22,7 +22,6 @@ import json
 import math
 import operator
 import os
-import sys
 import time
 
 __all__ = [

@@ -7,7 +7,6 @@ Run from the repository root:
 import contextlib
 import io
 import json
-import math
 import os
 import subprocess
 import sys
