@@ -156,6 +156,45 @@ class SqliteStorage::Statement {
   sqlite3_stmt* stmt_;
 };
 
+namespace {
+
+// The columns a trial's life changes, in the order BindMutableFields binds them; shared by INSERT and UPDATE.
+constexpr const char* kTrialMutableColumns =
+    "state, params_json, value, value_step, operator, change_label, rationale, evidence_json, budget_from, "
+    "budget_to, trial_dir, checkpoint_dir, restore_from, attempt, error, pid, external_id, priority, "
+    "started_at, "
+    "ended_at";
+constexpr const char* kTrialMutablePlaceholders =
+    "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?";
+
+}  // namespace
+
+// Binds kTrialMutableColumns from parameter index `first` on; returns the next free index.
+int SqliteStorage::BindMutableFields(Statement& q, const Trial& t, int first) {
+  int i = first;
+  q.Bind(i++, std::string(TrialStateName(t.state)));
+  q.Bind(i++, DumpJson(t.params));
+  q.Bind(i++, t.value);
+  q.Bind(i++, t.value_step);
+  q.Bind(i++, t.op);
+  q.Bind(i++, t.change_label);
+  q.Bind(i++, t.rationale);
+  q.Bind(i++, DumpJson(t.evidence));
+  q.Bind(i++, t.budget_from);
+  q.Bind(i++, t.budget_to);
+  q.Bind(i++, t.trial_dir);
+  q.Bind(i++, t.checkpoint_dir);
+  q.Bind(i++, t.restore_from);
+  q.Bind(i++, t.attempt);
+  q.Bind(i++, t.error);
+  q.Bind(i++, t.pid);
+  q.Bind(i++, t.external_id);
+  q.Bind(i++, t.priority);
+  q.Bind(i++, t.started_at);
+  q.Bind(i++, t.ended_at);
+  return i;
+}
+
 int SqliteStorage::CurrentSchemaVersion() { return kSchemaVersion; }
 
 Result<std::unique_ptr<SqliteStorage>> SqliteStorage::Open(const std::string& path) {
@@ -367,37 +406,12 @@ Result<Trial> SqliteStorage::CreateTrial(const Trial& trial) {
       out.number = q.Int(0);
     }
     {
-      HYP_ASSIGN_OR_RETURN(
-          Statement q,
-          Prepare("INSERT INTO trials (experiment_id, number, state, params_json, value, value_step, "
-                  "operator, change_label, "
-                  "rationale, evidence_json, budget_from, budget_to, trial_dir, checkpoint_dir, "
-                  "restore_from, attempt, error, "
-                  "pid, external_id, priority, created_at, started_at, ended_at) "
-                  "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
-      q.Bind(1, out.experiment_id)
-          .Bind(2, out.number)
-          .Bind(3, std::string(TrialStateName(out.state)))
-          .Bind(4, DumpJson(out.params))
-          .Bind(5, out.value)
-          .Bind(6, out.value_step)
-          .Bind(7, out.op)
-          .Bind(8, out.change_label)
-          .Bind(9, out.rationale)
-          .Bind(10, DumpJson(out.evidence))
-          .Bind(11, out.budget_from)
-          .Bind(12, out.budget_to)
-          .Bind(13, out.trial_dir)
-          .Bind(14, out.checkpoint_dir)
-          .Bind(15, out.restore_from)
-          .Bind(16, out.attempt)
-          .Bind(17, out.error)
-          .Bind(18, out.pid)
-          .Bind(19, out.external_id)
-          .Bind(20, out.priority)
-          .Bind(21, out.created_at)
-          .Bind(22, out.started_at)
-          .Bind(23, out.ended_at);
+      static const std::string sql = std::string("INSERT INTO trials (experiment_id, number, created_at, ") +
+                                     kTrialMutableColumns + ") VALUES (?, ?, ?, " +
+                                     kTrialMutablePlaceholders + ")";
+      HYP_ASSIGN_OR_RETURN(Statement q, Prepare(sql.c_str()));
+      q.Bind(1, out.experiment_id).Bind(2, out.number).Bind(3, out.created_at);
+      BindMutableFields(q, out, 4);
       if (q.Step() != SQLITE_DONE) return Error("storing trial #" + std::to_string(out.number));
       out.id = sqlite3_last_insert_rowid(db_);
     }
@@ -416,34 +430,11 @@ Result<Trial> SqliteStorage::CreateTrial(const Trial& trial) {
 
 Status SqliteStorage::UpdateTrial(const Trial& trial) {
   return WriteTransaction([&]() -> Status {
-    HYP_ASSIGN_OR_RETURN(Statement q, Prepare("UPDATE trials SET state = ?, params_json = ?, value = ?, "
-                                              "value_step = ?, operator = ?, change_label = ?, "
-                                              "rationale = ?, evidence_json = ?, budget_from = ?, budget_to "
-                                              "= ?, trial_dir = ?, checkpoint_dir = ?, "
-                                              "restore_from = ?, attempt = ?, error = ?, pid = ?, "
-                                              "external_id = ?, priority = ?, started_at = ?, "
-                                              "ended_at = ? WHERE id = ?"));
-    q.Bind(1, std::string(TrialStateName(trial.state)))
-        .Bind(2, DumpJson(trial.params))
-        .Bind(3, trial.value)
-        .Bind(4, trial.value_step)
-        .Bind(5, trial.op)
-        .Bind(6, trial.change_label)
-        .Bind(7, trial.rationale)
-        .Bind(8, DumpJson(trial.evidence))
-        .Bind(9, trial.budget_from)
-        .Bind(10, trial.budget_to)
-        .Bind(11, trial.trial_dir)
-        .Bind(12, trial.checkpoint_dir)
-        .Bind(13, trial.restore_from)
-        .Bind(14, trial.attempt)
-        .Bind(15, trial.error)
-        .Bind(16, trial.pid)
-        .Bind(17, trial.external_id)
-        .Bind(18, trial.priority)
-        .Bind(19, trial.started_at)
-        .Bind(20, trial.ended_at)
-        .Bind(21, trial.id);
+    static const std::string sql = std::string("UPDATE trials SET (") + kTrialMutableColumns + ") = (" +
+                                   kTrialMutablePlaceholders + ") WHERE id = ?";
+    HYP_ASSIGN_OR_RETURN(Statement q, Prepare(sql.c_str()));
+    int next = BindMutableFields(q, trial, 1);
+    q.Bind(next, trial.id);
     if (q.Step() != SQLITE_DONE) return Error("updating trial #" + std::to_string(trial.number));
     if (sqlite3_changes(db_) != 1)
       return NotFoundError("trial id " + std::to_string(trial.id) + " does not exist");

@@ -58,6 +58,7 @@ class SqliteStorage final : public Storage {
   Status WriteTransaction(const std::function<Status()>& body);
   Result<std::vector<Trial>> QueryTrials(const char* sql, int64_t a, std::optional<int64_t> b);
   Status LoadParents(std::vector<Trial>& trials);
+  static int BindMutableFields(Statement& q, const Trial& trial, int first);
 
   sqlite3* db_;
   std::string path_;
