@@ -25,17 +25,18 @@ namespace {
 
 namespace fs = std::filesystem;
 
-int Fail(const Status& status, int code = kExitFailure) {
-  std::fprintf(stderr, "hyperion: %s\n", status.message().c_str());
-  return code;
-}
-
 // Exit code for an error: bad input is 2, everything else 1.
 int CodeFor(const Status& status) {
   return status.code() == StatusCode::kInvalidArgument || status.code() == StatusCode::kAlreadyExists ||
                  status.code() == StatusCode::kFailedPrecondition
              ? kExitUsage
              : kExitFailure;
+}
+
+// Prints the one-line message; returns `code`, or the code the error's kind calls for.
+int Fail(const Status& status, std::optional<int> code = std::nullopt) {
+  std::fprintf(stderr, "hyperion: %s\n", status.message().c_str());
+  return code.value_or(CodeFor(status));
 }
 
 std::string DefaultStorage() {
@@ -45,26 +46,23 @@ std::string DefaultStorage() {
 
 // command[0] must name a program that exists: found on PATH, or a path relative to workdir.
 Status CheckProgram(const ExperimentConfig& config) {
-  const std::string& program = config.command.front();
-  auto runnable = [](const fs::path& p) { return fs::is_regular_file(p) && ::access(p.c_str(), X_OK) == 0; };
-  if (program.find('/') != std::string::npos) {
-    fs::path p = fs::path(program).is_absolute() ? fs::path(program) : fs::path(config.workdir) / program;
-    if (runnable(p)) return Status::Ok();
-    return InvalidArgumentError(config.source_path + ": command[0]: '" + program +
-                                "' is not an executable file (looked at " + p.string() + ")");
+  auto program = ResolveProgram(config.command.front(), config.workdir);
+  if (program.ok()) return Status::Ok();
+  return InvalidArgumentError(config.source_path + ": command[0]: " + program.status().message());
+}
+
+// The output folder must exist or be creatable, and be writable.
+Status CheckWritableFolder(const std::string& dir) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec)
+    return InvalidArgumentError("cannot create the output folder '" + dir + "': " + ec.message() +
+                                "; choose another with --output-dir");
+  if (::access(dir.c_str(), W_OK | X_OK) != 0) {
+    return InvalidArgumentError("the output folder '" + dir +
+                                "' is not writable; choose another with --output-dir");
   }
-  const char* path = std::getenv("PATH");
-  std::string dirs = path ? path : "/usr/bin:/bin";
-  size_t start = 0;
-  while (start <= dirs.size()) {
-    size_t end = dirs.find(':', start);
-    if (end == std::string::npos) end = dirs.size();
-    std::string dir = dirs.substr(start, end - start);
-    if (runnable(fs::path(dir.empty() ? "." : dir) / program)) return Status::Ok();
-    start = end + 1;
-  }
-  return InvalidArgumentError(config.source_path + ": command[0]: '" + program +
-                              "' is not found on PATH; give the full path, e.g. /usr/bin/python3");
+  return Status::Ok();
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -118,6 +116,13 @@ Json TrialJson(const Trial& t, const ExperimentRecord& e) {
 
 void PrintJson(const Json& j) { std::cout << DumpJson(j, 2) << std::endl; }
 
+// At most `bytes` bytes of `text`, never cutting a UTF-8 character in two.
+std::string Utf8Prefix(const std::string& text, size_t bytes) {
+  if (text.size() <= bytes) return text;
+  while (bytes > 0 && (static_cast<unsigned char>(text[bytes]) & 0xC0) == 0x80) --bytes;
+  return text.substr(0, bytes);
+}
+
 std::string Cell(const std::optional<double>& v) { return v ? ShortNumber(*v) : "-"; }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -130,7 +135,7 @@ struct RunOptions {
   std::optional<int64_t> max_trials;
   std::string max_time;
   std::optional<int> parallel;
-  std::optional<uint64_t> seed;
+  std::optional<int64_t> seed;
   bool resume = false;
   bool quiet = false;
 };
@@ -144,10 +149,11 @@ int Run(const RunOptions& options) {
   if (!options.max_time.empty()) {
     auto seconds = ParseDuration(options.max_time);
     if (!seconds.ok()) return Fail(seconds.status().WithContext("--max-time"), kExitUsage);
+    if (*seconds <= 0) return Fail(InvalidArgumentError("--max-time must be longer than zero"), kExitUsage);
     config.budget.max_time = *seconds;
   }
   if (options.parallel) config.parallel = *options.parallel;
-  if (options.seed) config.strategy.seed = options.seed;
+  if (options.seed) config.strategy.seed = static_cast<uint64_t>(*options.seed);
   if (Status s = CheckProgram(config); !s.ok()) return Fail(s, kExitUsage);
 
   std::string storage_url = !options.storage.empty()  ? options.storage
@@ -155,9 +161,6 @@ int Run(const RunOptions& options) {
                                                       : DefaultStorage();
   auto strategy = MakeStrategy(config.strategy);
   if (!strategy.ok()) return Fail(strategy.status(), kExitUsage);
-  auto storage = OpenStorage(storage_url);
-  if (!storage.ok()) return Fail(storage.status(), CodeFor(storage.status()));
-
   RunSettings settings;
   settings.config = config;
   settings.output_dir = fs::absolute(!options.output_dir.empty()  ? options.output_dir
@@ -165,6 +168,10 @@ int Run(const RunOptions& options) {
                                                                   : "hyperion-runs")
                             .lexically_normal()
                             .string();
+  // Found now rather than at the first trial, when the experiment would already be stored.
+  if (Status s = CheckWritableFolder(settings.output_dir); !s.ok()) return Fail(s, kExitUsage);
+  auto storage = OpenStorage(storage_url);
+  if (!storage.ok()) return Fail(storage.status());
   settings.resume = options.resume;
   const char* client = std::getenv("HYPERION_PYTHON_CLIENT");
   settings.python_client_dir = client && *client ? client : HYPERION_PYTHON_CLIENT_DIR;
@@ -175,7 +182,7 @@ int Run(const RunOptions& options) {
   double started = MonotonicSeconds();
   auto summary = orchestrator.Run();
   progress.Finish();
-  if (!summary.ok()) return Fail(summary.status(), CodeFor(summary.status()));
+  if (!summary.ok()) return Fail(summary.status());
 
   std::vector<std::string> counts;
   for (const auto& [state, n] : summary->counts) counts.push_back(std::to_string(n) + " " + state);
@@ -192,6 +199,10 @@ int Run(const RunOptions& options) {
   }
   std::printf("stored in %s; see `hyperion trials --storage %s`\n", (*storage)->Url().c_str(),
               (*storage)->Url().c_str());
+  if (summary->stop_signal || summary->experiment.status == "interrupted") {
+    std::printf("continue it with `hyperion run %s --resume`%s\n", options.config.c_str(),
+                options.storage.empty() ? "" : (" --storage " + options.storage).c_str());
+  }
   if (summary->stop_signal) return 128 + summary->stop_signal;
   return summary->best ? kExitOk : kExitFailure;
 }
@@ -208,6 +219,11 @@ int Status_(const QueryOptions& options) {
   if (!storage.ok()) return Fail(storage.status());
   auto experiments = (*storage)->ListExperiments();
   if (!experiments.ok()) return Fail(experiments.status());
+  if (!options.experiment.empty()) {
+    auto named =
+        LoadExperiment(options.storage.empty() ? DefaultStorage() : options.storage, options.experiment);
+    if (!named.ok()) return Fail(named.status());
+  }
   Json out = Json::array();
   for (const auto& e : *experiments) {
     if (!options.experiment.empty() && e.name != options.experiment) continue;
@@ -256,7 +272,7 @@ int Trials(const QueryOptions& options) {
               ObjectiveModeName(loaded->experiment.objective_mode),
               loaded->experiment.objective_metric.c_str());
   std::printf("%5s  %-11s  %-12s  %-8s  %s\n", "#", "state",
-              loaded->experiment.objective_metric.substr(0, 12).c_str(), "operator", "params");
+              Utf8Prefix(loaded->experiment.objective_metric, 12).c_str(), "operator", "params");
   for (const auto& t : *trials) {
     std::string params = FormatParams(t.params);
     if (!t.error.empty()) params += "  (" + t.error.substr(0, 80) + ")";
@@ -387,10 +403,11 @@ int Main(int argc, char** argv) {
   run_cmd->add_option("--output-dir", run.output_dir,
                       "where trial folders go (default: the config's output_dir, else ./hyperion-runs)");
   run_cmd->add_option("--max-trials", run.max_trials, "stop proposing after N trials")
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
   run_cmd->add_option("--max-time", run.max_time, "stop after this long: 90s, 10m, 2h");
-  run_cmd->add_option("--parallel", run.parallel, "trials at once")->check(CLI::PositiveNumber);
-  run_cmd->add_option("--seed", run.seed, "the strategy's seed");
+  run_cmd->add_option("--parallel", run.parallel, "trials at once")->check(CLI::Range(1, 100000));
+  run_cmd->add_option("--seed", run.seed, "the strategy's seed (0 to 2^63-1)")
+      ->check(CLI::Range(int64_t{0}, int64_t{INT64_MAX}));
   run_cmd->add_flag("--resume", run.resume, "continue an existing experiment of the same name");
   run_cmd->add_flag("-q,--quiet", run.quiet, "print only the summary");
   run_cmd->footer(

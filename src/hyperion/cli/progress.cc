@@ -75,7 +75,7 @@ void ConsoleProgress::OnTrialStarted(const Trial& trial) {
 }
 
 void ConsoleProgress::OnTrialEnded(const Trial& trial, const std::optional<Trial>& best) {
-  ++finished_;
+  if (IsFinished(trial.state)) ++finished_;
   if (trial.state == TrialState::kFailed || trial.state == TrialState::kTimedOut) ++failed_;
   best_ = best;
   std::string text = "#" + std::to_string(trial.number) + " " + TrialStateName(trial.state);

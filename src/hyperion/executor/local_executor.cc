@@ -7,10 +7,35 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 
-extern char** environ;
+extern char** environ;  // the orchestrator's environment, copied into each trial's
 
 namespace hyperion {
+
+Result<std::string> ResolveProgram(const std::string& program, const std::string& workdir) {
+  namespace fs = std::filesystem;
+  auto runnable = [](const fs::path& p) { return fs::is_regular_file(p) && ::access(p.c_str(), X_OK) == 0; };
+  if (program.empty()) return InvalidArgumentError("the command's first argument is empty");
+  if (program.find('/') != std::string::npos) {
+    fs::path p = fs::path(program).is_absolute() ? fs::path(program) : fs::path(workdir) / program;
+    if (runnable(p)) return p.lexically_normal().string();
+    return InvalidArgumentError("'" + program + "' is not an executable file (looked at " + p.string() + ")");
+  }
+  const char* path = std::getenv("PATH");
+  std::string dirs = path ? path : "/usr/local/bin:/usr/bin:/bin";
+  size_t start = 0;
+  while (start <= dirs.size()) {
+    size_t end = dirs.find(':', start);
+    if (end == std::string::npos) end = dirs.size();
+    std::string dir = dirs.substr(start, end - start);
+    fs::path candidate = (dir.empty() ? fs::path(workdir) : fs::path(dir)) / program;
+    if (runnable(candidate)) return candidate.string();
+    start = end + 1;
+  }
+  return InvalidArgumentError("'" + program +
+                              "' is not found on PATH; give its full path, e.g. /usr/bin/python3");
+}
 
 std::string TrialExit::Describe() const {
   if (!signaled) return "exit code " + std::to_string(code);
@@ -28,6 +53,7 @@ LocalExecutor::~LocalExecutor() {
 
 Status LocalExecutor::Launch(const LaunchRequest& request) {
   if (request.argv.empty()) return InvalidArgumentError("the command is empty");
+  HYP_ASSIGN_OR_RETURN(std::string program, ResolveProgram(request.argv[0], request.workdir));
   // Everything the child needs is built before fork(): after it, only async-signal-safe calls are allowed.
   std::map<std::string, std::string> env;
   for (char** e = environ; *e; ++e) {
@@ -78,8 +104,8 @@ Status LocalExecutor::Launch(const LaunchRequest& request) {
     if (::chdir(request.workdir.c_str()) != 0) {
       err = errno;
     } else {
-      environ = envp.data();
-      ::execvp(argv[0], argv.data());
+      // execve, not execvp: a file without a #! line must fail to start, not be handed to /bin/sh.
+      ::execve(program.c_str(), argv.data(), envp.data());
       err = errno;
     }
     ssize_t ignored = ::write(report[1], &err, sizeof err);
@@ -100,9 +126,10 @@ Status LocalExecutor::Launch(const LaunchRequest& request) {
       return FailedPreconditionError("cannot enter workdir '" + request.workdir +
                                      "': " + std::strerror(child_errno));
     }
-    return FailedPreconditionError(
-        "cannot run '" + request.argv[0] + "': " + std::strerror(child_errno) +
-        (child_errno == ENOENT ? " (check the first argument of command and PATH)" : ""));
+    std::string hint = child_errno == ENOEXEC  ? " (not a program: a script needs a #! line)"
+                       : child_errno == ENOENT ? " (a script's #! line may name a missing interpreter)"
+                                               : "";
+    return FailedPreconditionError("cannot run '" + program + "': " + std::strerror(child_errno) + hint);
   }
   pids_[request.trial_id] = pid;
   return Status::Ok();

@@ -13,6 +13,10 @@
 
 namespace hyperion {
 
+// The file a command's first argument names: a path (relative ones against `workdir`) or a name looked up on
+// PATH. kInvalidArgument, saying where it looked, when there is no such executable file.
+Result<std::string> ResolveProgram(const std::string& program, const std::string& workdir);
+
 class LocalExecutor final : public Executor {
  public:
   LocalExecutor() = default;

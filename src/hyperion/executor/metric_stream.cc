@@ -143,7 +143,12 @@ MetricStreamReader::Batch MetricStreamReader::Poll(bool final_read) {
   Batch batch;
   double now = WallSeconds();
   int64_t first = json_lines_.lines_read();
+  int64_t skipped = json_lines_.lines_skipped();
   auto json_lines = json_lines_.ReadNewLines(final_read);
+  if (json_lines_.lines_skipped() > skipped) {
+    batch.problems.push_back({"metrics.jsonl", "a report line is longer than " +
+                                                   std::to_string(LineTail::kMaxLineBytes) + " bytes"});
+  }
   for (size_t k = 0; k < json_lines.size(); ++k) {
     if (json_lines[k].empty()) continue;
     auto report = ParseReportLine(json_lines[k]);

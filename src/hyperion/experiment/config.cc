@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <regex>
+#include <set>
 #include <sstream>
 
 #include "hyperion/common/text.h"
@@ -41,8 +42,11 @@ class ConfigReader {
   // Every key of `map` must be in `allowed`; otherwise names the closest allowed key.
   Status CheckKeys(const YAML::Node& map, const std::string& prefix,
                    const std::vector<std::string>& allowed) const {
+    std::set<std::string> seen;
     for (const auto& entry : map) {
       std::string key = entry.first.Scalar();
+      // YAML leaves duplicate keys to the reader; taking either silently would hide a mistake.
+      if (!seen.insert(key).second) return Error(entry.first, prefix + key, "is given twice; keep one");
       if (std::find(allowed.begin(), allowed.end(), key) != allowed.end()) continue;
       auto hint = ClosestMatch(key, allowed);
       return Error(entry.first, prefix + key,
@@ -401,8 +405,14 @@ Result<ExperimentConfig> ConfigReader::Read(const YAML::Node& root) {
   }
   if (root["env"]) {
     HYP_RETURN_IF_ERROR(ExpectMap(root["env"], "env", "env: {OMP_NUM_THREADS: \"1\"}"));
+    static const std::regex kEnvName("[A-Za-z_][A-Za-z0-9_]*");
     for (const auto& entry : root["env"]) {
       std::string key = entry.first.Scalar();
+      if (!std::regex_match(key, kEnvName)) {
+        return Error(entry.first, "env." + key,
+                     "is not a valid environment variable name (letters, digits, _)");
+      }
+      if (config.env.count(key)) return Error(entry.first, "env." + key, "is given twice; keep one");
       HYP_ASSIGN_OR_RETURN(config.env[key], String(entry.second, "env." + key));
     }
   }

@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -121,9 +122,16 @@ Orchestrator::Orchestrator(RunSettings settings, Storage& storage, std::unique_p
       storage_(storage),
       strategy_(std::move(strategy)),
       executor_(std::move(executor)),
-      observer_(observer) {}
+      observer_(observer),
+      owner_(HostName() + ":" + std::to_string(::getpid())) {}
 
 Orchestrator::~Orchestrator() = default;
+
+std::string HostName() {
+  char name[256] = {};
+  if (::gethostname(name, sizeof name - 1) != 0) return "localhost";
+  return name;
+}
 
 Trial* Orchestrator::FindTrial(int64_t id) {
   for (auto& t : trials_) {
@@ -142,10 +150,49 @@ std::optional<Trial> Orchestrator::Best() const {
   return best;
 }
 
+std::string Orchestrator::NewExperimentDir() const {
+  // A folder of its own per experiment, so that a new experiment of the same name (another database, a
+  // deleted one) never reads the files of an old one.
+  char stamp[32];
+  std::time_t now = std::time(nullptr);
+  std::tm local{};
+  localtime_r(&now, &local);
+  std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &local);
+  fs::path base = fs::path(settings_.output_dir) / (SafeFileName(config_.name) + "-" + stamp);
+  fs::path dir = base;
+  std::error_code ec;
+  for (int i = 2; fs::exists(dir, ec); ++i) dir = base.string() + "-" + std::to_string(i);
+  return dir.string();
+}
+
+Status Orchestrator::Claim(const ExperimentRecord& existing) {
+  double now = WallSeconds();
+  std::string dead_owner;
+  if (!existing.owner.empty()) {
+    size_t colon = existing.owner.rfind(':');
+    std::string host = existing.owner.substr(0, colon);
+    long pid = colon == std::string::npos ? 0 : std::atol(existing.owner.c_str() + colon + 1);
+    bool alive_here = host == HostName() && pid > 0 && ::kill(static_cast<pid_t>(pid), 0) == 0;
+    if (host == HostName() && !alive_here) dead_owner = existing.owner;
+    double age = existing.heartbeat_at ? now - *existing.heartbeat_at : 1e9;
+    if (dead_owner.empty() && age < kStaleOwnerSeconds) {
+      return FailedPreconditionError("experiment '" + existing.name + "' is being run by " + existing.owner +
+                                     " (alive " + FormatDuration(age) +
+                                     " ago); stop that run first, or use --experiment NEW_NAME");
+    }
+  }
+  Status claimed = storage_.ClaimExperiment(existing.id, owner_, now, now - kStaleOwnerSeconds, dead_owner);
+  if (claimed.code() == StatusCode::kAborted) {
+    return FailedPreconditionError("experiment '" + existing.name +
+                                   "' was claimed by another orchestrator at the same moment; try again");
+  }
+  return claimed;
+}
+
 std::string Orchestrator::TrialDirFor(const Trial& trial) const {
   char name[32];
   std::snprintf(name, sizeof name, "trial-%04lld", static_cast<long long>(trial.number));
-  return (fs::path(settings_.output_dir) / SafeFileName(experiment_.name) / name).string();
+  return (fs::path(experiment_dir_) / name).string();
 }
 
 Status Orchestrator::SaveTrial(const Trial& trial, const std::string& event_type, Json payload) {
@@ -190,9 +237,24 @@ Status Orchestrator::Start() {
           "' was run with a different search space; resuming it would mix trials of two "
           "spaces. Restore the space, or use --experiment NEW_NAME");
     }
+    if (existing->config.contains("objective") &&
+        DumpJson(existing->config["objective"]) != DumpJson(config_.ToJson()["objective"])) {
+      return FailedPreconditionError("experiment '" + config_.name + "' was run with objective " +
+                                     DumpJson(existing->config["objective"]) +
+                                     "; resuming it with another would rank its trials wrongly. Restore the "
+                                     "objective, or use --experiment NEW_NAME");
+    }
+    const Json& stored_seed = existing->config["strategy"]["seed"];
+    uint64_t seed = stored_seed.is_number() ? stored_seed.get<uint64_t>() : 0;
+    if (config_.strategy.seed && *config_.strategy.seed != seed) {
+      return FailedPreconditionError(
+          "experiment '" + config_.name + "' was run with seed " + std::to_string(seed) +
+          "; resuming it with seed " + std::to_string(*config_.strategy.seed) +
+          " would not continue its sequence. Drop the seed, or use " + std::to_string(seed));
+    }
+    HYP_RETURN_IF_ERROR(Claim(*existing));
     experiment_ = *existing;
-    const Json& stored_seed = experiment_.config["strategy"]["seed"];
-    seed_ = config_.strategy.seed.value_or(stored_seed.is_number() ? stored_seed.get<uint64_t>() : 0);
+    seed_ = seed;
     HYP_ASSIGN_OR_RETURN(trials_, storage_.ListTrials(experiment_.id));
     HYP_ASSIGN_OR_RETURN(auto events, storage_.ListEvents(experiment_.id, 0, 1 << 30));
     for (const auto& e : events) {
@@ -211,8 +273,15 @@ Status Orchestrator::Start() {
     record.strategy = strategy_->Name();
     record.executor = executor_->Name();
     record.created_at = WallSeconds();
+    record.config["experiment_dir"] = NewExperimentDir();
+    record.owner = owner_;
+    record.heartbeat_at = WallSeconds();
     HYP_ASSIGN_OR_RETURN(experiment_, storage_.CreateExperiment(record));
   }
+  const Json& dir = experiment_.config["experiment_dir"];
+  experiment_dir_ = dir.is_string()
+                        ? dir.get<std::string>()
+                        : (fs::path(settings_.output_dir) / SafeFileName(experiment_.name)).string();
   Event started;
   started.experiment_id = experiment_.id;
   started.time = WallSeconds();
@@ -252,8 +321,7 @@ Status Orchestrator::LaunchTrial(Trial& trial) {
   std::error_code ec;
   fs::create_directories(trial.checkpoint_dir, ec);
   if (ec) return UnavailableError("cannot create trial folder " + trial.trial_dir + ": " + ec.message());
-  fs::permissions(fs::path(settings_.output_dir) / SafeFileName(experiment_.name), fs::perms::owner_all,
-                  fs::perm_options::replace, ec);
+  fs::permissions(experiment_dir_, fs::perms::owner_all, fs::perm_options::replace, ec);
   // Files of an earlier attempt move to attempt-N/, so this attempt's reader starts from empty files.
   if (trial.attempt > 1) {
     fs::path archive = fs::path(trial.trial_dir) / ("attempt-" + std::to_string(trial.attempt - 1));
@@ -562,6 +630,17 @@ Status Orchestrator::Loop() {
     if (running_.empty() && (stopping_ || (proposals_done_ && !pending_left))) break;
 
     double now = MonotonicSeconds();
+    if (now - last_heartbeat_ >= kHeartbeatSeconds) {
+      last_heartbeat_ = now;
+      Status beat = storage_.Heartbeat(experiment_.id, owner_, WallSeconds());
+      if (beat.code() == StatusCode::kAborted && !stopping_) {
+        stopping_ = true;
+        end_reason_ = "another orchestrator took over the experiment";
+        StopAll(TrialState::kInterrupted, end_reason_, true);
+      } else if (!beat.ok() && beat.code() != StatusCode::kAborted) {
+        return beat;
+      }
+    }
     if (now - last_tick_ >= 1.0) {
       last_tick_ = now;
       std::vector<const Trial*> running;
@@ -588,6 +667,7 @@ Result<RunSummary> Orchestrator::Run() {
       ::usleep(20000);
     }
     (void)storage_.SetExperimentStatus(experiment_.id, "failed", WallSeconds());
+    (void)storage_.ReleaseExperiment(experiment_.id, owner_);
     return loop;
   }
   RunSummary summary;
@@ -601,6 +681,7 @@ Result<RunSummary> Orchestrator::Run() {
   ended.type = "experiment_" + status;
   ended.payload = Json{{"reason", summary.end_reason}};
   HYP_RETURN_IF_ERROR(storage_.AppendEvent(ended).status());
+  HYP_RETURN_IF_ERROR(storage_.ReleaseExperiment(experiment_.id, owner_));
   experiment_.status = status;
   summary.experiment = experiment_;
   for (const auto& t : trials_) summary.counts[TrialStateName(t.state)] += 1;

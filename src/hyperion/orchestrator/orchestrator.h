@@ -54,6 +54,9 @@ struct RunSummary {
   int stop_signal = 0;  // SIGINT or SIGTERM when the run was interrupted, else 0
 };
 
+// This machine's name, as recorded in an experiment's owner.
+std::string HostName();
+
 class Orchestrator {
  public:
   Orchestrator(RunSettings settings, Storage& storage, std::unique_ptr<Strategy> strategy,
@@ -81,6 +84,13 @@ class Orchestrator {
   Trial* FindTrial(int64_t id);
   std::optional<Trial> Best() const;
   std::string TrialDirFor(const Trial& trial) const;
+  std::string NewExperimentDir() const;
+  // Makes this process the experiment's runner, or explains who runs it.
+  Status Claim(const ExperimentRecord& existing);
+
+  // An owner whose heartbeat is older than this is taken for dead (it may run on another host).
+  static constexpr double kStaleOwnerSeconds = 30;
+  static constexpr double kHeartbeatSeconds = 5;
   int RunningCount() const { return static_cast<int>(running_.size()); }
 
   RunSettings settings_;
@@ -90,7 +100,9 @@ class Orchestrator {
   std::unique_ptr<Executor> executor_;
   RunObserver& observer_;
 
+  const std::string owner_;  // "host:pid"
   ExperimentRecord experiment_;
+  std::string experiment_dir_;  // this experiment's folder of trial folders
   uint64_t seed_ = 0;
   std::vector<Trial> trials_;                            // every trial of the experiment, by number
   std::map<int64_t, std::unique_ptr<Running>> running_;  // by trial id
@@ -101,6 +113,7 @@ class Orchestrator {
   bool stopping_ = false;
   int stop_signal_ = 0;
   double last_tick_ = 0;
+  double last_heartbeat_ = 0;
 };
 
 }  // namespace hyperion

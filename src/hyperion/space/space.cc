@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <set>
 
 #include "hyperion/common/text.h"
@@ -31,6 +32,10 @@ double Snap(const ParamSpec& spec, double x) {
   if (spec.step) {
     double k = std::round((x - spec.low) / *spec.step);
     x = spec.low + k * *spec.step;
+    // 0 + 3 * 0.3 is 0.8999999999999999 in binary; the user wrote a decimal grid, so give them 0.9.
+    char text[32];
+    std::snprintf(text, sizeof text, "%.12g", x);
+    x = std::strtod(text, nullptr);
   } else if (spec.type == ParamType::kInt) {
     x = std::round(x);
   }
@@ -112,6 +117,15 @@ std::optional<SpecProblem> CheckSpec(const ParamSpec& spec) {
   auto fmt = Nice;
   if (!std::isfinite(spec.low) || !std::isfinite(spec.high)) {
     return SpecProblem{"low", "low and high must be finite numbers"};
+  }
+  // Beyond 2^53 doubles skip integers, and a range wider than the largest double cannot be sampled.
+  constexpr double kLargestExactInteger = 9007199254740992.0;
+  if (spec.type == ParamType::kInt &&
+      (std::abs(spec.low) > kLargestExactInteger || std::abs(spec.high) > kLargestExactInteger)) {
+    return SpecProblem{"high", "int bounds must lie within ±2^53 (9007199254740992)"};
+  }
+  if (!std::isfinite(spec.high - spec.low)) {
+    return SpecProblem{"high", "the range high - low is too large to sample; narrow it or use log: true"};
   }
   if (spec.type == ParamType::kInt) {
     if (!IsWhole(spec.low))
@@ -313,8 +327,11 @@ Json Space::FromUnit(const ParamSpec& spec, double u) {
     size_t index = std::min(spec.choices.size() - 1, static_cast<size_t>(u * spec.choices.size()));
     return spec.choices[index];
   }
-  double x = spec.log ? std::exp(std::log(spec.low) + u * (std::log(spec.high) - std::log(spec.low)))
-                      : spec.low + u * (spec.high - spec.low);
+  // The ends are exact (exp(log(0.001)) is not 0.001).
+  double x = u <= 0     ? spec.low
+             : u >= 1   ? spec.high
+             : spec.log ? std::exp(std::log(spec.low) + u * (std::log(spec.high) - std::log(spec.low)))
+                        : spec.low + u * (spec.high - spec.low);
   return NumberValue(spec, Snap(spec, x));
 }
 

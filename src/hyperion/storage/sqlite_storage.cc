@@ -27,7 +27,10 @@ const char* const kMigrations[] = {
       executor TEXT NOT NULL,
       status TEXT NOT NULL,
       created_at REAL NOT NULL,
-      ended_at REAL
+      ended_at REAL,
+      -- The orchestrator running the experiment ("host:pid") and when it last said so; '' when none.
+      owner TEXT NOT NULL DEFAULT '',
+      heartbeat_at REAL
     );
     CREATE TABLE trials (
       id INTEGER PRIMARY KEY,
@@ -197,7 +200,7 @@ int SqliteStorage::BindMutableFields(Statement& q, const Trial& t, int first) {
 
 int SqliteStorage::CurrentSchemaVersion() { return kSchemaVersion; }
 
-Result<std::unique_ptr<SqliteStorage>> SqliteStorage::Open(const std::string& path) {
+Result<std::unique_ptr<SqliteStorage>> SqliteStorage::Open(const std::string& path, bool create) {
   namespace fs = std::filesystem;
   std::error_code ec;
   fs::path file(path);
@@ -205,10 +208,21 @@ Result<std::unique_ptr<SqliteStorage>> SqliteStorage::Open(const std::string& pa
     return NotFoundError("cannot open database '" + path + "': folder '" + file.parent_path().string() +
                          "' does not exist; create it or choose another --storage");
   }
-  // Create the file ourselves so that it is readable by its owner only; SQLite would honour the umask.
-  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (fd < 0) return UnavailableError("cannot open database '" + path + "': " + std::strerror(errno));
-  ::close(fd);
+  if (fs::is_directory(file, ec)) {
+    return InvalidArgumentError("cannot open database '" + path + "': it is a folder; name a file inside it");
+  }
+  if (create) {
+    // Create the file ourselves so that it is readable by its owner only; SQLite would honour the umask.
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) return UnavailableError("cannot open database '" + path + "': " + std::strerror(errno));
+    ::close(fd);
+  } else {
+    // A reader must not turn some other file (or an empty one) into a Hyperion database.
+    if (!fs::exists(file, ec)) return NotFoundError("no experiment database at '" + path + "'");
+    if (fs::file_size(file, ec) == 0) {
+      return InvalidArgumentError("'" + path + "' is empty, not a Hyperion experiment database");
+    }
+  }
 
   sqlite3* db = nullptr;
   int rc = sqlite3_open_v2(path.c_str(), &db,
@@ -224,9 +238,20 @@ Result<std::unique_ptr<SqliteStorage>> SqliteStorage::Open(const std::string& pa
   sqlite3_busy_timeout(db, 30000);
   // WAL keeps readers (the CLI, the dashboard) from blocking the writer; NORMAL sync is durable against
   // crashes of the process, which is what a killed orchestrator needs.
-  HYP_RETURN_IF_ERROR(
-      storage->Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;")
-          .WithContext("database '" + path + "'"));
+  Status pragmas =
+      storage->Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;");
+  if (sqlite3_errcode(db) == SQLITE_NOTADB) {
+    return InvalidArgumentError("'" + path + "' is not a SQLite database; choose another --storage");
+  }
+  HYP_RETURN_IF_ERROR(pragmas.WithContext("database '" + path + "'"));
+  if (!create) {
+    HYP_ASSIGN_OR_RETURN(Statement q,
+                         storage->Prepare("SELECT count(*) FROM sqlite_master WHERE name = 'experiments'"));
+    if (q.Step() != SQLITE_ROW || q.Int(0) == 0) {
+      return InvalidArgumentError("'" + path +
+                                  "' is a SQLite database but not a Hyperion experiment database");
+    }
+  }
   HYP_RETURN_IF_ERROR(storage->Migrate().WithContext("database '" + path + "'"));
   return storage;
 }
@@ -320,7 +345,8 @@ Result<ExperimentRecord> SqliteStorage::CreateExperiment(const ExperimentRecord&
   Status status = WriteTransaction([&]() -> Status {
     HYP_ASSIGN_OR_RETURN(Statement q, Prepare("INSERT INTO experiments (name, config_json, objective_metric, "
                                               "objective_mode, strategy, executor, status, "
-                                              "created_at, ended_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+                                              "created_at, ended_at, owner, heartbeat_at) "
+                                              "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
     q.Bind(1, experiment.name)
         .Bind(2, DumpJson(experiment.config))
         .Bind(3, experiment.objective_metric)
@@ -329,7 +355,9 @@ Result<ExperimentRecord> SqliteStorage::CreateExperiment(const ExperimentRecord&
         .Bind(6, experiment.executor)
         .Bind(7, experiment.status)
         .Bind(8, experiment.created_at)
-        .Bind(9, experiment.ended_at);
+        .Bind(9, experiment.ended_at)
+        .Bind(10, experiment.owner)
+        .Bind(11, experiment.heartbeat_at);
     if (q.Step() != SQLITE_DONE) {
       if (sqlite3_errcode(db_) == SQLITE_CONSTRAINT) {
         return AlreadyExistsError("an experiment named '" + experiment.name + "' already exists in " + Url());
@@ -346,7 +374,7 @@ Result<ExperimentRecord> SqliteStorage::CreateExperiment(const ExperimentRecord&
 namespace {
 constexpr const char* kExperimentColumns =
     "SELECT id, name, config_json, objective_metric, objective_mode, strategy, executor, status, created_at, "
-    "ended_at FROM experiments ";
+    "ended_at, owner, heartbeat_at FROM experiments ";
 }  // namespace
 
 static ExperimentRecord ReadExperiment(const auto& q) {
@@ -361,7 +389,48 @@ static ExperimentRecord ReadExperiment(const auto& q) {
   e.status = q.Text(7);
   e.created_at = q.Double(8);
   e.ended_at = q.OptDouble(9);
+  e.owner = q.Text(10);
+  e.heartbeat_at = q.OptDouble(11);
   return e;
+}
+
+Status SqliteStorage::ClaimExperiment(int64_t experiment_id, const std::string& owner, double now,
+                                      double stale_before, const std::string& dead_owner) {
+  return WriteTransaction([&]() -> Status {
+    HYP_ASSIGN_OR_RETURN(Statement q,
+                         Prepare("UPDATE experiments SET owner = ?, heartbeat_at = ? WHERE id = ? AND "
+                                 "(owner = '' OR owner = ? OR owner = ? OR heartbeat_at < ?)"));
+    q.Bind(1, owner)
+        .Bind(2, now)
+        .Bind(3, experiment_id)
+        .Bind(4, owner)
+        .Bind(5, dead_owner)
+        .Bind(6, stale_before);
+    if (q.Step() != SQLITE_DONE) return Error("claiming the experiment");
+    if (sqlite3_changes(db_) != 1) return AbortedError("the experiment is owned by another orchestrator");
+    return Status::Ok();
+  });
+}
+
+Status SqliteStorage::Heartbeat(int64_t experiment_id, const std::string& owner, double now) {
+  return WriteTransaction([&]() -> Status {
+    HYP_ASSIGN_OR_RETURN(Statement q,
+                         Prepare("UPDATE experiments SET heartbeat_at = ? WHERE id = ? AND owner = ?"));
+    q.Bind(1, now).Bind(2, experiment_id).Bind(3, owner);
+    if (q.Step() != SQLITE_DONE) return Error("recording a heartbeat");
+    if (sqlite3_changes(db_) != 1) return AbortedError("another orchestrator has taken over the experiment");
+    return Status::Ok();
+  });
+}
+
+Status SqliteStorage::ReleaseExperiment(int64_t experiment_id, const std::string& owner) {
+  return WriteTransaction([&]() -> Status {
+    HYP_ASSIGN_OR_RETURN(Statement q,
+                         Prepare("UPDATE experiments SET owner = '' WHERE id = ? AND owner = ?"));
+    q.Bind(1, experiment_id).Bind(2, owner);
+    if (q.Step() != SQLITE_DONE) return Error("releasing the experiment");
+    return Status::Ok();
+  });
 }
 
 Result<std::optional<ExperimentRecord>> SqliteStorage::FindExperiment(const std::string& name) {

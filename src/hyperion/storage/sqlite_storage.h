@@ -16,8 +16,10 @@ namespace hyperion {
 
 class SqliteStorage final : public Storage {
  public:
-  // Opens or creates the database at `path` and brings its schema to the current version.
-  static Result<std::unique_ptr<SqliteStorage>> Open(const std::string& path);
+  // Opens (with `create`, creating) the database at `path` and brings its schema to the current version.
+  // Without `create`, a missing file is kNotFound and a file that is not a Hyperion database
+  // kInvalidArgument.
+  static Result<std::unique_ptr<SqliteStorage>> Open(const std::string& path, bool create = true);
   ~SqliteStorage() override;
 
   std::string BackendName() const override { return "sqlite"; }
@@ -28,6 +30,10 @@ class SqliteStorage final : public Storage {
   Result<std::vector<ExperimentRecord>> ListExperiments() override;
   Status SetExperimentStatus(int64_t experiment_id, const std::string& status,
                              std::optional<double> ended_at) override;
+  Status ClaimExperiment(int64_t experiment_id, const std::string& owner, double now, double stale_before,
+                         const std::string& dead_owner) override;
+  Status Heartbeat(int64_t experiment_id, const std::string& owner, double now) override;
+  Status ReleaseExperiment(int64_t experiment_id, const std::string& owner) override;
 
   Result<Trial> CreateTrial(const Trial& trial) override;
   Status UpdateTrial(const Trial& trial) override;

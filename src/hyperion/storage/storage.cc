@@ -14,7 +14,8 @@ Json ExperimentRecord::ToJson() const {
               {"executor", executor},
               {"status", status},
               {"created_at", created_at},
-              {"ended_at", ended_at ? Json(*ended_at) : Json()}};
+              {"ended_at", ended_at ? Json(*ended_at) : Json()},
+              {"owner", owner.empty() ? Json() : Json(owner)}};
 }
 
 Result<std::unique_ptr<Storage>> OpenStorage(const std::string& url, bool create_if_missing) {
@@ -35,7 +36,7 @@ Result<std::unique_ptr<Storage>> OpenStorage(const std::string& url, bool create
     return NotFoundError("no experiment database at '" + path +
                          "'; run `hyperion run CONFIG` first, or point --storage at the database it wrote");
   }
-  auto storage = SqliteStorage::Open(path);
+  auto storage = SqliteStorage::Open(path, create_if_missing);
   if (!storage.ok()) return storage.status();
   return std::unique_ptr<Storage>(std::move(storage).value());
 }

@@ -34,6 +34,8 @@ struct ExperimentRecord {
   std::string status = "running";  // running, finished, interrupted, failed
   double created_at = 0;
   std::optional<double> ended_at;
+  std::string owner;                   // "host:pid" of the orchestrator running it; empty when none
+  std::optional<double> heartbeat_at;  // when that orchestrator last said it is alive
 
   Json ToJson() const;
 };
@@ -53,6 +55,14 @@ class Storage {
   virtual Result<std::vector<ExperimentRecord>> ListExperiments() = 0;
   virtual Status SetExperimentStatus(int64_t experiment_id, const std::string& status,
                                      std::optional<double> ended_at) = 0;
+
+  // One orchestrator at a time runs an experiment. ClaimExperiment() makes `owner` the runner when there is
+  // none, when the current one is `dead_owner` (known dead), or when its heartbeat is older than
+  // `stale_before`; otherwise kAborted. Heartbeat() is kAborted when someone else has taken over.
+  virtual Status ClaimExperiment(int64_t experiment_id, const std::string& owner, double now,
+                                 double stale_before, const std::string& dead_owner) = 0;
+  virtual Status Heartbeat(int64_t experiment_id, const std::string& owner, double now) = 0;
+  virtual Status ReleaseExperiment(int64_t experiment_id, const std::string& owner) = 0;
 
   // Inserts the trial with the next free number of its experiment (unique even with several writers) and
   // returns it with id and number set.

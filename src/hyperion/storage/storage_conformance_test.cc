@@ -236,6 +236,25 @@ TEST_P(StorageConformance, TwoWritersGetDistinctTrialNumbers) {
   for (int i = 0; i < 20; ++i) EXPECT_EQ(numbers[i], i + 1);
 }
 
+TEST_P(StorageConformance, OneOwnerAtATime) {
+  ExperimentRecord e = MakeExperiment("owned");
+  ASSERT_TRUE(storage_->ClaimExperiment(e.id, "host:1", 100, 70, "").ok());
+  EXPECT_EQ(storage_->ClaimExperiment(e.id, "host:2", 101, 71, "").code(), StatusCode::kAborted);
+  EXPECT_TRUE(storage_->ClaimExperiment(e.id, "host:2", 101, 71, "host:1").ok())
+      << "a known-dead owner is replaced";
+  EXPECT_EQ(storage_->Heartbeat(e.id, "host:1", 102).code(), StatusCode::kAborted)
+      << "the old owner learns it lost";
+  ASSERT_TRUE(storage_->Heartbeat(e.id, "host:2", 102).ok());
+  EXPECT_EQ(storage_->ClaimExperiment(e.id, "host:3", 120, 90, "").code(), StatusCode::kAborted);
+  EXPECT_TRUE(storage_->ClaimExperiment(e.id, "host:3", 140, 110, "").ok())
+      << "a stale heartbeat is taken over";
+  ASSERT_TRUE(storage_->ReleaseExperiment(e.id, "host:3").ok());
+  auto found = storage_->FindExperiment("owned");
+  ASSERT_TRUE(found.ok());
+  EXPECT_EQ((*found)->owner, "");
+  EXPECT_TRUE(storage_->ClaimExperiment(e.id, "host:4", 141, 111, "").ok());
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, StorageConformance, ::testing::ValuesIn(kBackends),
                          [](const auto& info) { return info.param.name; });
 

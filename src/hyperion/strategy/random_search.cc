@@ -1,5 +1,6 @@
 #include "hyperion/strategy/random_search.h"
 
+#include <cmath>
 #include <random>
 #include <set>
 
@@ -17,8 +18,23 @@ ProposeOutcome RandomSearch::Propose(const StrategyContext& context) {
   std::set<std::string> seen;
   for (const auto& t : context.trials) seen.insert(t.params.dump());
   Json params = context.space.Sample(rng);
-  for (int attempt = 0; attempt < 64 && seen.count(params.dump()); ++attempt)
+  for (int attempt = 0; attempt < 64 && seen.count(params.dump()); ++attempt) {
     params = context.space.Sample(rng);
+  }
+  if (seen.count(params.dump())) {
+    // A finite space whose every point has been tried has nothing new to offer.
+    double points = 1;
+    for (const auto& spec : context.space.params()) {
+      auto n = spec.Cardinality();
+      points = n ? points * static_cast<double>(*n) : INFINITY;
+    }
+    if (static_cast<double>(seen.size()) >= points) {
+      ProposeOutcome out;
+      out.kind = ProposeOutcome::Kind::kExhausted;
+      out.reason = "space exhausted: all " + FormatNumber(points) + " points of the space have been tried";
+      return out;
+    }
+  }
 
   std::vector<std::string> log_scaled;
   for (const auto& spec : context.space.params()) {

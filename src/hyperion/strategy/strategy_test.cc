@@ -92,3 +92,29 @@ TEST(MakeStrategy, UnknownNameIsAnError) {
 
 }  // namespace
 }  // namespace hyperion
+
+namespace hyperion {
+namespace {
+
+TEST(RandomSearch, FiniteSpaceEndsWhenEveryPointWasTried) {
+  Space space = SmallSpace();  // 3 x 2 points
+  Objective objective;
+  auto strategy = MakeStrategy(StrategyConfig{"random", 1, 5});
+  std::vector<Trial> trials;
+  std::set<std::string> seen;
+  for (int n = 1; n <= 6; ++n) {
+    StrategyContext context{space, objective, trials, 1};
+    auto out = (*strategy)->Propose(context);
+    ASSERT_EQ(out.kind, ProposeOutcome::Kind::kProposal);
+    seen.insert(out.proposal.params.dump());
+    trials.push_back(TrialWith(out.proposal.params, n));
+  }
+  EXPECT_EQ(seen.size(), 6u) << "random search avoids repeats while unseen points remain";
+  StrategyContext context{space, objective, trials, 1};
+  auto out = (*strategy)->Propose(context);
+  EXPECT_EQ(out.kind, ProposeOutcome::Kind::kExhausted);
+  EXPECT_EQ(out.reason, "space exhausted: all 6 points of the space have been tried");
+}
+
+}  // namespace
+}  // namespace hyperion
