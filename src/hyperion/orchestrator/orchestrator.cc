@@ -98,6 +98,17 @@ bool IsProcessOfTrial(int64_t pid, int64_t trial_id) {
   return env.find(needle) != std::string::npos;
 }
 
+// True for a running process; a zombie (killed, not yet reaped by its parent) counts as gone.
+bool IsLiveProcess(long pid) {
+  if (::kill(static_cast<pid_t>(pid), 0) != 0 && errno != EPERM) return false;
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  size_t paren = stat.rfind(')');
+  if (paren == std::string::npos || paren + 2 >= stat.size()) return true;
+  char state = stat[paren + 2];
+  return state != 'Z' && state != 'X';
+}
+
 }  // namespace
 
 // A trial whose process is alive: its metric reader, deadlines and how it is meant to end.
@@ -172,7 +183,7 @@ Status Orchestrator::Claim(const ExperimentRecord& existing) {
     size_t colon = existing.owner.rfind(':');
     std::string host = existing.owner.substr(0, colon);
     long pid = colon == std::string::npos ? 0 : std::atol(existing.owner.c_str() + colon + 1);
-    bool alive_here = host == HostName() && pid > 0 && ::kill(static_cast<pid_t>(pid), 0) == 0;
+    bool alive_here = host == HostName() && pid > 0 && IsLiveProcess(pid);
     if (host == HostName() && !alive_here) dead_owner = existing.owner;
     double age = existing.heartbeat_at ? now - *existing.heartbeat_at : 1e9;
     if (dead_owner.empty() && age < kStaleOwnerSeconds) {
