@@ -113,8 +113,9 @@ bool IsLiveProcess(long pid) {
 
 // A trial whose process is alive: its metric reader, deadlines and how it is meant to end.
 struct Orchestrator::Running {
-  Running(const std::string& dir, bool parse_stdout, const std::string& metric)
-      : reader(dir, parse_stdout, metric) {}
+  Running(int64_t id, const std::string& dir, bool parse_stdout, const std::string& metric)
+      : trial_id(id), reader(dir, parse_stdout, metric) {}
+  const int64_t trial_id;
   MetricStreamReader reader;
   double started = 0;                   // monotonic
   std::optional<double> deadline;       // monotonic; trial.timeout
@@ -390,7 +391,8 @@ Status Orchestrator::LaunchTrial(Trial& trial) {
     end_reason_ = "stopped: trial #" + std::to_string(trial.number) + " could not start: " + trial.error;
     return Status::Ok();
   }
-  auto running = std::make_unique<Running>(trial.trial_dir, config_.stdout_metrics, config_.objective.metric);
+  auto running =
+      std::make_unique<Running>(trial.id, trial.trial_dir, config_.stdout_metrics, config_.objective.metric);
   running->started = MonotonicSeconds();
   if (config_.trial.timeout) running->deadline = running->started + *config_.trial.timeout;
   running_[trial.id] = std::move(running);
@@ -475,11 +477,7 @@ Status Orchestrator::FillSlots() {
 Status Orchestrator::PollMetrics(Running& running, bool final_read) {
   auto batch = running.reader.Poll(final_read);
   if (batch.reports.empty() && batch.problems.empty()) return Status::Ok();
-  int64_t trial_id = 0;
-  for (const auto& [id, r] : running_) {
-    if (r.get() == &running) trial_id = id;
-  }
-  Trial* trial = FindTrial(trial_id);
+  Trial* trial = FindTrial(running.trial_id);
   if (!trial) return InternalError("a running trial is missing from the experiment");
   std::vector<Report> rows;
   for (const auto& report : batch.reports) {
@@ -518,10 +516,7 @@ Status Orchestrator::PollMetrics(Running& running, bool final_read) {
 
 void Orchestrator::StopTrial(Running& running, TrialState end_state, const std::string& reason,
                              bool immediately) {
-  int64_t trial_id = 0;
-  for (const auto& [id, r] : running_) {
-    if (r.get() == &running) trial_id = id;
-  }
+  const int64_t trial_id = running.trial_id;
   if (!running.end_state) {
     running.end_state = end_state;
     running.end_reason = reason;
