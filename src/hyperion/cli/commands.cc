@@ -200,7 +200,7 @@ int Run(const RunOptions& options) {
   std::printf("stored in %s; see `hyperion trials --storage %s`\n", (*storage)->Url().c_str(),
               (*storage)->Url().c_str());
   if (summary->stop_signal || summary->experiment.status == "interrupted") {
-    std::printf("continue it with `hyperion run %s --resume`%s\n", options.config.c_str(),
+    std::printf("continue it with `hyperion run %s%s --resume`\n", options.config.c_str(),
                 options.storage.empty() ? "" : (" --storage " + options.storage).c_str());
   }
   if (summary->stop_signal) return 128 + summary->stop_signal;

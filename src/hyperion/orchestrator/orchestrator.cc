@@ -334,16 +334,23 @@ Status Orchestrator::LaunchTrial(Trial& trial) {
   fs::create_directories(trial.checkpoint_dir, ec);
   if (ec) return UnavailableError("cannot create trial folder " + trial.trial_dir + ": " + ec.message());
   fs::permissions(experiment_dir_, fs::perms::owner_all, fs::perm_options::replace, ec);
-  // Files of an earlier attempt move to attempt-N/, so this attempt's reader starts from empty files.
+  // Files of an earlier attempt move to attempt-N/, so this attempt's reader starts from empty files and
+  // writes into an empty checkpoint folder. When that attempt left a checkpoint, this one continues from it.
   if (trial.attempt > 1) {
     fs::path archive = fs::path(trial.trial_dir) / ("attempt-" + std::to_string(trial.attempt - 1));
-    for (const char* name : {"stdout.log", "stderr.log", "metrics.jsonl", "control.json"}) {
+    for (const char* name : {"stdout.log", "stderr.log", "metrics.jsonl", "control.json", "checkpoint"}) {
       fs::path file = fs::path(trial.trial_dir) / name;
       if (fs::exists(file, ec)) {
         fs::create_directories(archive, ec);
         fs::rename(file, archive / name, ec);
       }
     }
+    fs::path previous_checkpoint = archive / "checkpoint";
+    if (fs::is_directory(previous_checkpoint, ec) && !fs::is_empty(previous_checkpoint, ec)) {
+      trial.restore_from = previous_checkpoint.string();
+    }
+    fs::create_directories(trial.checkpoint_dir, ec);
+    if (ec) return UnavailableError("cannot create " + trial.checkpoint_dir + ": " + ec.message());
   }
   auto argv = SubstituteCommand(config_.command, trial.params);
   LaunchRequest request;
