@@ -231,30 +231,26 @@ Status Orchestrator::Start() {
                               "); add --resume to continue it, or --experiment NEW_NAME to start another");
   }
   if (existing) {
-    if (existing->strategy != strategy_->Name()) {
-      return FailedPreconditionError("experiment '" + config_.name + "' was run with strategy '" +
-                                     existing->strategy + "'; resuming it with '" + strategy_->Name() +
-                                     "' is refused. Use strategy.type: " + existing->strategy +
-                                     " or --experiment NEW_NAME");
-    }
-    if (existing->executor != executor_->Name()) {
-      return FailedPreconditionError("experiment '" + config_.name + "' was run with executor '" +
-                                     existing->executor + "'; resuming it with '" + executor_->Name() +
-                                     "' is refused");
-    }
-    if (existing->config.contains("space") &&
-        DumpJson(existing->config["space"]) != DumpJson(config_.space.ToJson())) {
+    // What shaped the stored trials must not change under them.
+    struct Fixed {
+      const char* what;
+      std::string stored, now;
+      bool show;  // short enough to print
+    };
+    const Json current = config_.ToJson();
+    for (const Fixed& f : {Fixed{"strategy", existing->strategy, strategy_->Name(), true},
+                           Fixed{"executor", existing->executor, executor_->Name(), true},
+                           Fixed{"search space", DumpJson(existing->config.value("space", Json())),
+                                 DumpJson(current["space"]), false},
+                           Fixed{"objective", DumpJson(existing->config.value("objective", Json())),
+                                 DumpJson(current["objective"]), true}}) {
+      if (f.stored == f.now) continue;
       return FailedPreconditionError(
-          "experiment '" + config_.name +
-          "' was run with a different search space; resuming it would mix trials of two "
-          "spaces. Restore the space, or use --experiment NEW_NAME");
-    }
-    if (existing->config.contains("objective") &&
-        DumpJson(existing->config["objective"]) != DumpJson(config_.ToJson()["objective"])) {
-      return FailedPreconditionError("experiment '" + config_.name + "' was run with objective " +
-                                     DumpJson(existing->config["objective"]) +
-                                     "; resuming it with another would rank its trials wrongly. Restore the "
-                                     "objective, or use --experiment NEW_NAME");
+          "experiment '" + config_.name + "' was run with another " + f.what +
+          (f.show ? " (" + f.stored + ", now " + f.now + ")" : std::string()) +
+          "; resuming it is refused, as it would mix trials made under two. Restore "
+          "the " +
+          f.what + ", or use --experiment NEW_NAME");
     }
     const Json& stored_seed = existing->config["strategy"]["seed"];
     uint64_t seed = stored_seed.is_number() ? stored_seed.get<uint64_t>() : 0;
