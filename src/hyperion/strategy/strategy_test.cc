@@ -118,3 +118,59 @@ TEST(RandomSearch, FiniteSpaceEndsWhenEveryPointWasTried) {
 
 }  // namespace
 }  // namespace hyperion
+
+namespace hyperion {
+namespace {
+
+double Branin(const Json& p) {
+  double x1 = p["x1"].get<double>(), x2 = p["x2"].get<double>();
+  const double a = 1, b = 5.1 / (4 * M_PI * M_PI), c = 5 / M_PI, r = 6, s = 10, t = 1 / (8 * M_PI);
+  return a * std::pow(x2 - b * x1 * x1 + c * x1 - r, 2) + s * (1 - t) * std::cos(x1) + s;
+}
+
+// Best Branin value after `n` sequential trials of `type` with `seed`, minus the optimum.
+double BraninRegret(const std::string& type, uint64_t seed, int n) {
+  ParamSpec x1, x2;
+  x1.name = "x1";
+  x1.low = -5;
+  x1.high = 10;
+  x2.name = "x2";
+  x2.low = 0;
+  x2.high = 15;
+  Space space = *Space::Create({x1, x2});
+  Objective objective;
+  auto strategy = MakeStrategy(StrategyConfig{type, seed, 5});
+  std::vector<Trial> trials;
+  double best = INFINITY;
+  for (int i = 1; i <= n; ++i) {
+    StrategyContext context{space, objective, trials, seed};
+    auto out = (*strategy)->Propose(context);
+    EXPECT_EQ(out.kind, ProposeOutcome::Kind::kProposal);
+    EXPECT_TRUE(space.Validate(out.proposal.params).ok());
+    EXPECT_FALSE(out.proposal.rationale.empty());
+    Trial t = TrialWith(out.proposal.params, i);
+    t.id = i;
+    t.state = TrialState::kCompleted;
+    t.value = Branin(t.params);
+    best = std::min(best, *t.value);
+    trials.push_back(t);
+  }
+  return best - 0.397887;
+}
+
+TEST(GpSearch, BeatsRandomSearchOnBranin) {
+  std::vector<double> gp, random;
+  for (uint64_t seed : {1, 2, 3}) {
+    gp.push_back(BraninRegret("gp", seed, 30));
+    random.push_back(BraninRegret("random", seed, 30));
+  }
+  std::sort(gp.begin(), gp.end());
+  std::sort(random.begin(), random.end());
+  EXPECT_LT(gp[1], 0.05) << "median GP regret after 30 trials";
+  EXPECT_LT(gp[1], random[1]) << "GP " << gp[1] << " vs random " << random[1];
+}
+
+TEST(GpSearch, SameSeedSameProposals) { EXPECT_EQ(BraninRegret("gp", 5, 15), BraninRegret("gp", 5, 15)); }
+
+}  // namespace
+}  // namespace hyperion
