@@ -441,7 +441,7 @@ std::string ResolveStoragePath(const std::string& url, const std::filesystem::pa
 const char* ObjectiveModeName(ObjectiveMode mode) { return mode == ObjectiveMode::kMaximize ? "max" : "min"; }
 
 const std::vector<std::string>& KnownStrategyTypes() {
-  static const std::vector<std::string> kTypes = {"random", "grid", "gp"};
+  static const std::vector<std::string> kTypes = {"random", "grid", "tpe", "gp"};
   return kTypes;
 }
 

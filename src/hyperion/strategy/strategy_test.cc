@@ -174,3 +174,21 @@ TEST(GpSearch, SameSeedSameProposals) { EXPECT_EQ(BraninRegret("gp", 5, 15), Bra
 
 }  // namespace
 }  // namespace hyperion
+
+namespace hyperion {
+namespace {
+
+TEST(TpeSearch, BeatsRandomSearchOnBraninAndIsReproducible) {
+  std::vector<double> tpe, random;
+  for (uint64_t seed : {1, 2, 3, 4, 5}) {
+    tpe.push_back(BraninRegret("tpe", seed, 60));
+    random.push_back(BraninRegret("random", seed, 60));
+  }
+  std::sort(tpe.begin(), tpe.end());
+  std::sort(random.begin(), random.end());
+  EXPECT_LT(tpe[2], random[2]) << "median TPE regret " << tpe[2] << " vs random " << random[2];
+  EXPECT_EQ(BraninRegret("tpe", 9, 25), BraninRegret("tpe", 9, 25));
+}
+
+}  // namespace
+}  // namespace hyperion

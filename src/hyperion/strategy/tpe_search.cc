@@ -1,0 +1,213 @@
+#include "hyperion/strategy/tpe_search.h"
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <set>
+
+namespace hyperion {
+namespace {
+
+bool IsChoice(const ParamSpec& spec) {
+  return spec.type == ParamType::kCategorical || spec.type == ParamType::kBool;
+}
+
+size_t ChoiceIndex(const ParamSpec& spec, const Json& value) {
+  for (size_t i = 0; i < spec.choices.size(); ++i) {
+    if (SameTypedValue(spec.choices[i], value)) return i;
+  }
+  return 0;
+}
+
+// log of the density of N(mu, sigma) truncated to [0, 1] at u.
+double LogTruncatedNormal(double u, double mu, double sigma) {
+  auto cdf = [&](double x) { return 0.5 * std::erfc(-(x - mu) / (sigma * std::sqrt(2.0))); };
+  double mass = std::max(cdf(1.0) - cdf(0.0), 1e-12);
+  double z = (u - mu) / sigma;
+  return -0.5 * z * z - std::log(sigma * std::sqrt(2 * M_PI) * mass);
+}
+
+double LogSumExp(const std::vector<double>& v) {
+  double m = *std::max_element(v.begin(), v.end());
+  if (!std::isfinite(m)) return m;
+  double s = 0;
+  for (double x : v) s += std::exp(x - m);
+  return m + std::log(s);
+}
+
+// A multivariate Parzen density over the space: one product kernel per trial and one broad prior component.
+class Parzen {
+ public:
+  Parzen(const Space& space, const std::vector<const Trial*>& trials) : space_(space) {
+    const size_t n = trials.size();
+    const size_t numeric = std::count_if(space.params().begin(), space.params().end(),
+                                         [](const ParamSpec& s) { return !IsChoice(s); });
+    // Scott-style bandwidth for d dimensions, floored so that a tight group still explores.
+    bandwidth_ = std::clamp(0.15 * std::pow(static_cast<double>(n + 1), -1.0 / (numeric + 4.0)), 0.03, 1.0);
+    for (const Trial* t : trials) {
+      Component c;
+      for (const auto& spec : space.params()) {
+        c.centre.push_back(IsChoice(spec) ? static_cast<double>(ChoiceIndex(spec, t->params[spec.name]))
+                                          : Space::ToUnit(spec, t->params[spec.name]));
+      }
+      components_.push_back(std::move(c));
+    }
+    log_weight_ = -std::log(static_cast<double>(n + 1));
+  }
+
+  double LogDensity(const Json& params) const {
+    std::vector<double> terms;
+    terms.reserve(components_.size() + 1);
+    terms.push_back(log_weight_ + LogPrior(params));
+    for (const auto& c : components_) terms.push_back(log_weight_ + LogKernel(c, params));
+    return LogSumExp(terms);
+  }
+
+  Json Sample(std::mt19937_64& rng) const {
+    std::uniform_int_distribution<size_t> pick(0, components_.size());  // == size() means the prior
+    size_t k = pick(rng);
+    if (k == components_.size()) return space_.Sample(rng);
+    const Component& c = components_[k];
+    Json out = Json::object();
+    std::uniform_real_distribution<double> unit(0.0, 1.0);
+    for (size_t d = 0; d < space_.params().size(); ++d) {
+      const ParamSpec& spec = space_.params()[d];
+      if (IsChoice(spec)) {
+        size_t own = static_cast<size_t>(c.centre[d]);
+        out[spec.name] = unit(rng) < kOwnChoiceMass ? spec.choices[own] : space_.SampleValue(spec, rng);
+      } else {
+        std::normal_distribution<double> around(c.centre[d], bandwidth_);
+        double u = around(rng);
+        for (int tries = 0; tries < 16 && (u < 0 || u > 1); ++tries) u = around(rng);
+        out[spec.name] = Space::FromUnit(spec, std::clamp(u, 0.0, 1.0));
+      }
+    }
+    return out;
+  }
+
+ private:
+  static constexpr double kOwnChoiceMass = 0.8;  // the rest is spread evenly over all choices
+  struct Component {
+    std::vector<double> centre;  // unit value, or choice index
+  };
+
+  double LogKernel(const Component& c, const Json& params) const {
+    double total = 0;
+    for (size_t d = 0; d < space_.params().size(); ++d) {
+      const ParamSpec& spec = space_.params()[d];
+      if (IsChoice(spec)) {
+        double k = static_cast<double>(spec.choices.size());
+        bool same = ChoiceIndex(spec, params[spec.name]) == static_cast<size_t>(c.centre[d]);
+        total += std::log((same ? kOwnChoiceMass : 0.0) + (1 - kOwnChoiceMass) / k);
+      } else {
+        total += LogTruncatedNormal(Space::ToUnit(spec, params[spec.name]), c.centre[d], bandwidth_);
+      }
+    }
+    return total;
+  }
+
+  double LogPrior(const Json& params) const {
+    double total = 0;
+    for (const auto& spec : space_.params()) {
+      total += IsChoice(spec) ? -std::log(static_cast<double>(spec.choices.size()))
+                              : LogTruncatedNormal(Space::ToUnit(spec, params[spec.name]), 0.5, 1.0);
+    }
+    return total;
+  }
+
+  const Space& space_;
+  std::vector<Component> components_;
+  double bandwidth_ = 0.3;
+  double log_weight_ = 0;
+};
+
+}  // namespace
+
+ProposeOutcome TpeSearch::Propose(const StrategyContext& context) {
+  const Space& space = context.space;
+  const uint64_t draw = context.trials.size() + 1;
+  std::seed_seq seq{static_cast<uint32_t>(context.seed), static_cast<uint32_t>(context.seed >> 32),
+                    static_cast<uint32_t>(draw), static_cast<uint32_t>(draw >> 32), 0x79u};
+  std::mt19937_64 rng(seq);
+  const bool maximize = context.objective.mode == ObjectiveMode::kMaximize;
+
+  std::vector<std::pair<double, const Trial*>> done;
+  std::vector<const Trial*> failed;
+  std::set<std::string> taken;
+  for (const auto& t : context.trials) {
+    taken.insert(t.params.dump());
+    if (t.state == TrialState::kCompleted && t.value && std::isfinite(*t.value)) {
+      done.emplace_back(maximize ? -*t.value : *t.value, &t);
+    } else if (t.state == TrialState::kFailed || t.state == TrialState::kTimedOut) {
+      failed.push_back(&t);
+    }
+  }
+  ProposeOutcome out;
+  if (static_cast<int>(done.size()) < kStartupTrials) {
+    Json params = space.Sample(rng);
+    for (int i = 0; i < 64 && taken.count(params.dump()); ++i) params = space.Sample(rng);
+    out.proposal.params = std::move(params);
+    out.proposal.rationale = "Startup draw " + std::to_string(draw) + ": random until " +
+                             std::to_string(kStartupTrials) + " trials have finished (" +
+                             std::to_string(done.size()) + " so far), so the densities have data.";
+    out.proposal.evidence = Json{{"seed", context.seed}, {"draw", draw}, {"finished", done.size()}};
+    return out;
+  }
+  // Ties resolve to the earlier trial; the model keeps the best and the most recent when there are many.
+  std::stable_sort(done.begin(), done.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  const size_t n_good = std::clamp<size_t>(static_cast<size_t>(std::ceil(0.1 * done.size())), 1, 25);
+  std::vector<const Trial*> good, rest;
+  for (size_t i = 0; i < done.size(); ++i) (i < n_good ? good : rest).push_back(done[i].second);
+  if (static_cast<int>(rest.size()) > kMaxModelPoints) {
+    std::sort(rest.begin(), rest.end(), [](const Trial* a, const Trial* b) { return a->number > b->number; });
+    rest.resize(kMaxModelPoints);
+  }
+  for (const Trial* t : failed) {
+    if (static_cast<int>(rest.size()) < 2 * kMaxModelPoints) rest.push_back(t);
+  }
+  Parzen l(space, good), g(space, rest);
+
+  Json chosen;
+  double chosen_ratio = -INFINITY;
+  for (int i = 0; i < kCandidates * 4 && (i < kCandidates || chosen.is_null()); ++i) {
+    Json candidate = l.Sample(rng);
+    if (taken.count(candidate.dump())) continue;
+    double ratio = l.LogDensity(candidate) - g.LogDensity(candidate);
+    if (ratio > chosen_ratio) {
+      chosen_ratio = ratio;
+      chosen = std::move(candidate);
+    }
+  }
+  if (chosen.is_null()) chosen = space.Sample(rng);
+
+  auto shown = [&](double v) { return maximize ? -v : v; };
+  std::vector<int64_t> good_numbers;
+  Json good_ids = Json::array();
+  for (const Trial* t : good) {
+    good_numbers.push_back(t->number);
+    good_ids.push_back(t->id);
+  }
+  std::string listed;
+  for (size_t i = 0; i < std::min<size_t>(good_numbers.size(), 5); ++i) {
+    listed += (i ? ", #" : "#") + std::to_string(good_numbers[i]);
+  }
+  if (good_numbers.size() > 5) listed += ", ...";
+  char text[320];
+  std::snprintf(
+      text, sizeof text,
+      "TPE: the best %zu of %zu finished trials (%s; %s up to %.6g) form the good density; of %d candidates "
+      "drawn from it this one has the highest good/rest density ratio (log %.3g).",
+      good.size(), done.size(), listed.c_str(), context.objective.metric.c_str(),
+      shown(done[n_good - 1].first), kCandidates, chosen_ratio);
+  out.proposal.params = std::move(chosen);
+  out.proposal.rationale = text;
+  out.proposal.evidence = Json{{"model", "tpe-multivariate"},
+                               {"good_trials", good_ids},
+                               {"threshold", shown(done[n_good - 1].first)},
+                               {"log_density_ratio", chosen_ratio},
+                               {"finished", done.size()},
+                               {"failed_in_rest", failed.size()}};
+  return out;
+}
+
+}  // namespace hyperion
