@@ -5,7 +5,7 @@ JOBS     ?= 2
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 DEMO_DIR := $(BUILD)/demo
 
-.PHONY: all deps configure build demo test format clean
+.PHONY: all deps configure build demo test bench format clean
 
 all: build
 
@@ -29,6 +29,12 @@ demo: build
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+# Search quality of Hyperion's strategies side by side with Optuna's samplers, in one run; rewrites the Search
+# quality section of docs/benchmarks.md. Takes minutes; not part of `make test`.
+bench: build
+	/usr/bin/python3 bench/run_search_quality.py --binary $(BUILD)/bench/search_quality \
+	  --write-docs docs/benchmarks.md
 
 format:
 	clang-format -i $$(git ls-files '*.h' '*.cc')
