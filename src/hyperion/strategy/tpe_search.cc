@@ -40,17 +40,31 @@ class Parzen {
  public:
   Parzen(const Space& space, const std::vector<const Trial*>& trials) : space_(space) {
     const size_t n = trials.size();
-    const size_t numeric = std::count_if(space.params().begin(), space.params().end(),
-                                         [](const ParamSpec& s) { return !IsChoice(s); });
-    // Scott-style bandwidth for d dimensions, floored so that a tight group still explores.
-    bandwidth_ = std::clamp(0.15 * std::pow(static_cast<double>(n + 1), -1.0 / (numeric + 4.0)), 0.03, 1.0);
     for (const Trial* t : trials) {
       Component c;
       for (const auto& spec : space.params()) {
         c.centre.push_back(IsChoice(spec) ? static_cast<double>(ChoiceIndex(spec, t->params[spec.name]))
                                           : Space::ToUnit(spec, t->params[spec.name]));
       }
+      c.width.assign(space.params().size(), 1.0);
       components_.push_back(std::move(c));
+    }
+    // Each kernel is as wide as the larger gap to its neighbours along that dimension (the prior's centre and
+    // the ends of the range count as neighbours), clipped so that it neither vanishes nor exceeds the range:
+    // dense regions get sharp kernels, lone trials broad ones.
+    const double min_width = 1.0 / std::min(100.0, 1.0 + static_cast<double>(n));
+    for (size_t d = 0; d < space.params().size(); ++d) {
+      if (IsChoice(space.params()[d])) continue;
+      std::vector<std::pair<double, size_t>> sorted;
+      for (size_t i = 0; i < n; ++i) sorted.emplace_back(components_[i].centre[d], i);
+      sorted.emplace_back(0.5, n);  // the prior's centre
+      std::sort(sorted.begin(), sorted.end());
+      for (size_t k = 0; k < sorted.size(); ++k) {
+        if (sorted[k].second == n) continue;
+        double left = sorted[k].first - (k > 0 ? sorted[k - 1].first : 0.0);
+        double right = (k + 1 < sorted.size() ? sorted[k + 1].first : 1.0) - sorted[k].first;
+        components_[sorted[k].second].width[d] = std::clamp(std::max(left, right), min_width, 1.0);
+      }
     }
     log_weight_ = -std::log(static_cast<double>(n + 1));
   }
@@ -76,7 +90,7 @@ class Parzen {
         size_t own = static_cast<size_t>(c.centre[d]);
         out[spec.name] = unit(rng) < kOwnChoiceMass ? spec.choices[own] : space_.SampleValue(spec, rng);
       } else {
-        std::normal_distribution<double> around(c.centre[d], bandwidth_);
+        std::normal_distribution<double> around(c.centre[d], c.width[d]);
         double u = around(rng);
         for (int tries = 0; tries < 16 && (u < 0 || u > 1); ++tries) u = around(rng);
         out[spec.name] = Space::FromUnit(spec, std::clamp(u, 0.0, 1.0));
@@ -89,6 +103,7 @@ class Parzen {
   static constexpr double kOwnChoiceMass = 0.8;  // the rest is spread evenly over all choices
   struct Component {
     std::vector<double> centre;  // unit value, or choice index
+    std::vector<double> width;   // kernel standard deviation per numeric dimension
   };
 
   double LogKernel(const Component& c, const Json& params) const {
@@ -100,7 +115,7 @@ class Parzen {
         bool same = ChoiceIndex(spec, params[spec.name]) == static_cast<size_t>(c.centre[d]);
         total += std::log((same ? kOwnChoiceMass : 0.0) + (1 - kOwnChoiceMass) / k);
       } else {
-        total += LogTruncatedNormal(Space::ToUnit(spec, params[spec.name]), c.centre[d], bandwidth_);
+        total += LogTruncatedNormal(Space::ToUnit(spec, params[spec.name]), c.centre[d], c.width[d]);
       }
     }
     return total;
@@ -117,7 +132,6 @@ class Parzen {
 
   const Space& space_;
   std::vector<Component> components_;
-  double bandwidth_ = 0.3;
   double log_weight_ = 0;
 };
 
