@@ -310,7 +310,7 @@ Status ConfigReader::ReadCommand(const YAML::Node& node, ExperimentConfig& confi
 
 Status ConfigReader::ReadStrategy(const YAML::Node& node, StrategyConfig& strategy) const {
   HYP_RETURN_IF_ERROR(ExpectMap(node, "strategy", "strategy: {type: random, seed: 1}"));
-  HYP_RETURN_IF_ERROR(CheckKeys(node, "strategy.", {"type", "seed", "resolution"}));
+  HYP_RETURN_IF_ERROR(CheckKeys(node, "strategy.", {"type", "seed", "resolution", "multivariate"}));
   if (node["type"]) {
     HYP_ASSIGN_OR_RETURN(strategy.type, String(node["type"], "strategy.type"));
     const auto& known = KnownStrategyTypes();
@@ -325,6 +325,9 @@ Status ConfigReader::ReadStrategy(const YAML::Node& node, StrategyConfig& strate
   if (node["seed"]) {
     HYP_ASSIGN_OR_RETURN(int64_t seed, Integer(node["seed"], "strategy.seed", 0));
     strategy.seed = static_cast<uint64_t>(seed);
+  }
+  if (node["multivariate"]) {
+    HYP_ASSIGN_OR_RETURN(strategy.multivariate, Bool(node["multivariate"], "strategy.multivariate"));
   }
   if (node["resolution"]) {
     HYP_ASSIGN_OR_RETURN(int64_t resolution, Integer(node["resolution"], "strategy.resolution", 2));
@@ -461,7 +464,8 @@ Json ExperimentConfig::ToJson() const {
       {"strategy",
        {{"type", strategy.type},
         {"seed", optional(strategy.seed)},
-        {"resolution", strategy.grid_resolution}}},
+        {"resolution", strategy.grid_resolution},
+        {"multivariate", strategy.multivariate}}},
       {"parallel", parallel},
       {"budget", {{"max_trials", optional(budget.max_trials)}, {"max_time", optional(budget.max_time)}}},
       {"trial",

@@ -12,7 +12,7 @@ Result<std::unique_ptr<Strategy>> MakeStrategy(const StrategyConfig& config) {
   if (config.type == "random") return std::unique_ptr<Strategy>(new RandomSearch());
   if (config.type == "grid") return std::unique_ptr<Strategy>(new GridSearch(config.grid_resolution));
   if (config.type == "gp") return std::unique_ptr<Strategy>(new GpSearch());
-  if (config.type == "tpe") return std::unique_ptr<Strategy>(new TpeSearch());
+  if (config.type == "tpe") return std::unique_ptr<Strategy>(new TpeSearch(config.multivariate));
   return InvalidArgumentError("unknown strategy '" + config.type +
                               "'; known strategies: " + JoinStrings(KnownStrategyTypes()));
 }

@@ -35,10 +35,12 @@ double LogSumExp(const std::vector<double>& v) {
   return m + std::log(s);
 }
 
-// A multivariate Parzen density over the space: one product kernel per trial and one broad prior component.
+// A Parzen density over the space: one kernel per trial (per parameter, or a product over all) and a broad
+// prior.
 class Parzen {
  public:
-  Parzen(const Space& space, const std::vector<const Trial*>& trials) : space_(space) {
+  Parzen(const Space& space, const std::vector<const Trial*>& trials, bool multivariate)
+      : space_(space), multivariate_(multivariate) {
     const size_t n = trials.size();
     for (const Trial* t : trials) {
       Component c;
@@ -69,68 +71,92 @@ class Parzen {
     log_weight_ = -std::log(static_cast<double>(n + 1));
   }
 
+  // Univariate (the default, as in Optuna): the density is a product over parameters of one-dimensional
+  // mixtures, so good values of different parameters recombine. Multivariate: one mixture of product kernels,
+  // which keeps the joint structure of the good trials.
   double LogDensity(const Json& params) const {
-    std::vector<double> terms;
-    terms.reserve(components_.size() + 1);
-    terms.push_back(log_weight_ + LogPrior(params));
-    for (const auto& c : components_) terms.push_back(log_weight_ + LogKernel(c, params));
-    return LogSumExp(terms);
+    if (multivariate_) {
+      std::vector<double> terms;
+      terms.reserve(components_.size() + 1);
+      terms.push_back(log_weight_ + LogPrior(params));
+      for (const auto& c : components_) terms.push_back(log_weight_ + LogKernel(c, params));
+      return LogSumExp(terms);
+    }
+    double total = 0;
+    std::vector<double> terms(components_.size() + 1);
+    for (size_t d = 0; d < space_.params().size(); ++d) {
+      terms[0] = log_weight_ + LogPriorDim(d, params);
+      for (size_t i = 0; i < components_.size(); ++i)
+        terms[i + 1] = log_weight_ + LogKernelDim(components_[i], d, params);
+      total += LogSumExp(terms);
+    }
+    return total;
   }
 
   Json Sample(std::mt19937_64& rng) const {
     std::uniform_int_distribution<size_t> pick(0, components_.size());  // == size() means the prior
     size_t k = pick(rng);
-    if (k == components_.size()) return space_.Sample(rng);
-    const Component& c = components_[k];
     Json out = Json::object();
-    std::uniform_real_distribution<double> unit(0.0, 1.0);
     for (size_t d = 0; d < space_.params().size(); ++d) {
+      if (!multivariate_) k = pick(rng);
       const ParamSpec& spec = space_.params()[d];
-      if (IsChoice(spec)) {
-        size_t own = static_cast<size_t>(c.centre[d]);
-        out[spec.name] = unit(rng) < kOwnChoiceMass ? spec.choices[own] : space_.SampleValue(spec, rng);
-      } else {
-        std::normal_distribution<double> around(c.centre[d], c.width[d]);
-        double u = around(rng);
-        for (int tries = 0; tries < 16 && (u < 0 || u > 1); ++tries) u = around(rng);
-        out[spec.name] = Space::FromUnit(spec, std::clamp(u, 0.0, 1.0));
-      }
+      out[spec.name] =
+          k == components_.size() ? space_.SampleValue(spec, rng) : SampleDim(components_[k], d, rng);
     }
     return out;
   }
 
  private:
+  struct Component;
+  Json SampleDim(const Component& c, size_t d, std::mt19937_64& rng) const {
+    const ParamSpec& spec = space_.params()[d];
+    std::uniform_real_distribution<double> unit(0.0, 1.0);
+    if (IsChoice(spec)) {
+      size_t own = static_cast<size_t>(c.centre[d]);
+      return unit(rng) < kOwnChoiceMass ? spec.choices[own] : space_.SampleValue(spec, rng);
+    }
+    std::normal_distribution<double> around(c.centre[d], c.width[d]);
+    double u = around(rng);
+    for (int tries = 0; tries < 16 && (u < 0 || u > 1); ++tries) u = around(rng);
+    return Space::FromUnit(spec, std::clamp(u, 0.0, 1.0));
+  }
+
+  double LogKernelDim(const Component& c, size_t d, const Json& params) const {
+    const ParamSpec& spec = space_.params()[d];
+    if (IsChoice(spec)) {
+      double k = static_cast<double>(spec.choices.size());
+      bool same = ChoiceIndex(spec, params[spec.name]) == static_cast<size_t>(c.centre[d]);
+      return std::log((same ? kOwnChoiceMass : 0.0) + (1 - kOwnChoiceMass) / k);
+    }
+    return LogTruncatedNormal(Space::ToUnit(spec, params[spec.name]), c.centre[d], c.width[d]);
+  }
+
+  double LogPriorDim(size_t d, const Json& params) const {
+    const ParamSpec& spec = space_.params()[d];
+    return IsChoice(spec) ? -std::log(static_cast<double>(spec.choices.size()))
+                          : LogTruncatedNormal(Space::ToUnit(spec, params[spec.name]), 0.5, 1.0);
+  }
+
+  double LogKernel(const Component& c, const Json& params) const {
+    double total = 0;
+    for (size_t d = 0; d < space_.params().size(); ++d) total += LogKernelDim(c, d, params);
+    return total;
+  }
+
+  double LogPrior(const Json& params) const {
+    double total = 0;
+    for (size_t d = 0; d < space_.params().size(); ++d) total += LogPriorDim(d, params);
+    return total;
+  }
+
   static constexpr double kOwnChoiceMass = 0.8;  // the rest is spread evenly over all choices
   struct Component {
     std::vector<double> centre;  // unit value, or choice index
     std::vector<double> width;   // kernel standard deviation per numeric dimension
   };
 
-  double LogKernel(const Component& c, const Json& params) const {
-    double total = 0;
-    for (size_t d = 0; d < space_.params().size(); ++d) {
-      const ParamSpec& spec = space_.params()[d];
-      if (IsChoice(spec)) {
-        double k = static_cast<double>(spec.choices.size());
-        bool same = ChoiceIndex(spec, params[spec.name]) == static_cast<size_t>(c.centre[d]);
-        total += std::log((same ? kOwnChoiceMass : 0.0) + (1 - kOwnChoiceMass) / k);
-      } else {
-        total += LogTruncatedNormal(Space::ToUnit(spec, params[spec.name]), c.centre[d], c.width[d]);
-      }
-    }
-    return total;
-  }
-
-  double LogPrior(const Json& params) const {
-    double total = 0;
-    for (const auto& spec : space_.params()) {
-      total += IsChoice(spec) ? -std::log(static_cast<double>(spec.choices.size()))
-                              : LogTruncatedNormal(Space::ToUnit(spec, params[spec.name]), 0.5, 1.0);
-    }
-    return total;
-  }
-
   const Space& space_;
+  bool multivariate_;
   std::vector<Component> components_;
   double log_weight_ = 0;
 };
@@ -179,7 +205,7 @@ ProposeOutcome TpeSearch::Propose(const StrategyContext& context) {
   for (const Trial* t : failed) {
     if (static_cast<int>(rest.size()) < 2 * kMaxModelPoints) rest.push_back(t);
   }
-  Parzen l(space, good), g(space, rest);
+  Parzen l(space, good, multivariate_), g(space, rest, multivariate_);
 
   Json chosen;
   double chosen_ratio = -INFINITY;
@@ -215,7 +241,7 @@ ProposeOutcome TpeSearch::Propose(const StrategyContext& context) {
       shown(done[n_good - 1].first), kCandidates, chosen_ratio);
   out.proposal.params = std::move(chosen);
   out.proposal.rationale = text;
-  out.proposal.evidence = Json{{"model", "tpe-multivariate"},
+  out.proposal.evidence = Json{{"model", multivariate_ ? "tpe-multivariate" : "tpe"},
                                {"good_trials", good_ids},
                                {"threshold", shown(done[n_good - 1].first)},
                                {"log_density_ratio", chosen_ratio},
