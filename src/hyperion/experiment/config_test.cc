@@ -168,3 +168,22 @@ TEST(Config, NonFiniteChoicesAreRejected) {
 
 }  // namespace
 }  // namespace hyperion
+
+namespace hyperion {
+namespace {
+
+TEST(Config, ModelBasedStrategiesAndTheirOptions) {
+  auto tpe = ParseConfig(With("type: grid, seed: 3, resolution: 4", "type: tpe, multivariate: true"), "exp.yaml");
+  ASSERT_TRUE(tpe.ok()) << tpe.status().message();
+  EXPECT_EQ(tpe->strategy.type, "tpe");
+  EXPECT_TRUE(tpe->strategy.multivariate);
+  EXPECT_EQ(tpe->ToJson()["strategy"]["multivariate"], true);
+  auto gp = ParseConfig(With("type: grid, seed: 3, resolution: 4", "type: gp"), "exp.yaml");
+  ASSERT_TRUE(gp.ok()) << gp.status().message();
+  EXPECT_FALSE(gp->strategy.multivariate);
+  std::string e = ErrorOf(With("type: grid, seed: 3, resolution: 4", "type: tpe, multivariate: maybe"));
+  EXPECT_NE(e.find("strategy.multivariate: expected true or false"), std::string::npos) << e;
+}
+
+}  // namespace
+}  // namespace hyperion
