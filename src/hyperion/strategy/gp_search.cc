@@ -79,9 +79,7 @@ int GpSearch::InitialTrials(const Space& space) {
 ProposeOutcome GpSearch::Propose(const StrategyContext& context) {
   const Space& space = context.space;
   const uint64_t draw = context.trials.size() + 1;
-  std::seed_seq seq{static_cast<uint32_t>(context.seed), static_cast<uint32_t>(context.seed >> 32),
-                    static_cast<uint32_t>(draw), static_cast<uint32_t>(draw >> 32), 0x67u};
-  std::mt19937_64 rng(seq);
+  std::mt19937_64 rng = ProposalGenerator(context.seed, draw, 0x67u);
   const bool maximize = context.objective.mode == ObjectiveMode::kMaximize;
 
   std::vector<Observation> done;
@@ -95,15 +93,12 @@ ProposeOutcome GpSearch::Propose(const StrategyContext& context) {
       in_flight.push_back(&t);
     }
   }
-  std::set<std::string> taken;
-  for (const auto& t : context.trials) taken.insert(t.params.dump());
+  const std::set<std::string> taken = TakenPoints(context.trials);
 
   const int initial = InitialTrials(space);
   ProposeOutcome out;
   if (static_cast<int>(context.trials.size()) < initial || done.size() < 2) {
-    Json params = space.Sample(rng);
-    for (int i = 0; i < 64 && taken.count(params.dump()); ++i) params = space.Sample(rng);
-    out.proposal.params = std::move(params);
+    out.proposal.params = FreshSample(space, taken, rng);
     out.proposal.op = "sample";
     out.proposal.rationale = "Initial design, draw " + std::to_string(draw) + " of " +
                              std::to_string(initial) +

@@ -11,8 +11,7 @@ ProposeOutcome GridSearch::Propose(const StrategyContext& context) {
     axes.push_back(Space::GridValues(spec, resolution_));
     size = size > UINT64_MAX / axes.back().size() ? UINT64_MAX : size * axes.back().size();
   }
-  std::set<std::string> taken;
-  for (const auto& t : context.trials) taken.insert(t.params.dump());
+  const std::set<std::string> taken = TakenPoints(context.trials);
 
   // Mixed-radix counting over the axes, last parameter fastest.
   for (uint64_t index = 0; index < size; ++index) {

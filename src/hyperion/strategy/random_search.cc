@@ -10,17 +10,9 @@ namespace hyperion {
 
 ProposeOutcome RandomSearch::Propose(const StrategyContext& context) {
   const uint64_t draw = context.trials.size() + 1;
-  std::seed_seq seq{static_cast<uint32_t>(context.seed), static_cast<uint32_t>(context.seed >> 32),
-                    static_cast<uint32_t>(draw), static_cast<uint32_t>(draw >> 32)};
-  std::mt19937_64 rng(seq);
-
-  // In a small discrete space a fresh draw often repeats an earlier point: draw again a few times first.
-  std::set<std::string> seen;
-  for (const auto& t : context.trials) seen.insert(t.params.dump());
-  Json params = context.space.Sample(rng);
-  for (int attempt = 0; attempt < 64 && seen.count(params.dump()); ++attempt) {
-    params = context.space.Sample(rng);
-  }
+  std::mt19937_64 rng = ProposalGenerator(context.seed, draw, 0);
+  const std::set<std::string> seen = TakenPoints(context.trials);
+  Json params = FreshSample(context.space, seen, rng);
   if (seen.count(params.dump())) {
     // A finite space whose every point has been tried has nothing new to offer.
     double points = 1;

@@ -8,6 +8,24 @@
 
 namespace hyperion {
 
+std::mt19937_64 ProposalGenerator(uint64_t seed, uint64_t draw, uint32_t stream) {
+  std::seed_seq seq{static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32),
+                    static_cast<uint32_t>(draw), static_cast<uint32_t>(draw >> 32), stream};
+  return std::mt19937_64(seq);
+}
+
+std::set<std::string> TakenPoints(const std::vector<Trial>& trials) {
+  std::set<std::string> taken;
+  for (const auto& t : trials) taken.insert(t.params.dump());
+  return taken;
+}
+
+Json FreshSample(const Space& space, const std::set<std::string>& taken, std::mt19937_64& rng) {
+  Json params = space.Sample(rng);
+  for (int attempt = 0; attempt < 64 && taken.count(params.dump()); ++attempt) params = space.Sample(rng);
+  return params;
+}
+
 Result<std::unique_ptr<Strategy>> MakeStrategy(const StrategyConfig& config) {
   if (config.type == "random") return std::unique_ptr<Strategy>(new RandomSearch());
   if (config.type == "grid") return std::unique_ptr<Strategy>(new GridSearch(config.grid_resolution));

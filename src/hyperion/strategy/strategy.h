@@ -8,6 +8,8 @@
 
 #include <cstdint>
 #include <memory>
+#include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -49,6 +51,17 @@ class Strategy {
   virtual std::string Name() const = 0;
   virtual ProposeOutcome Propose(const StrategyContext& context) = 0;
 };
+
+// The generator for the `draw`-th proposal: seeded with (seed, draw, stream), so a sequential run and a
+// resume repeat the same proposals; `stream` keeps the strategies' sequences apart.
+std::mt19937_64 ProposalGenerator(uint64_t seed, uint64_t draw, uint32_t stream);
+
+// The points the trials already hold, as canonical JSON text (pending and running trials included).
+std::set<std::string> TakenPoints(const std::vector<Trial>& trials);
+
+// A random point no trial holds when a few draws find one (in a small discrete space draws repeat), else the
+// last draw.
+Json FreshSample(const Space& space, const std::set<std::string>& taken, std::mt19937_64& rng);
 
 // The strategy the config names ("random", "grid"); kInvalidArgument for an unknown name.
 Result<std::unique_ptr<Strategy>> MakeStrategy(const StrategyConfig& config);

@@ -166,16 +166,13 @@ class Parzen {
 ProposeOutcome TpeSearch::Propose(const StrategyContext& context) {
   const Space& space = context.space;
   const uint64_t draw = context.trials.size() + 1;
-  std::seed_seq seq{static_cast<uint32_t>(context.seed), static_cast<uint32_t>(context.seed >> 32),
-                    static_cast<uint32_t>(draw), static_cast<uint32_t>(draw >> 32), 0x79u};
-  std::mt19937_64 rng(seq);
+  std::mt19937_64 rng = ProposalGenerator(context.seed, draw, 0x79u);
   const bool maximize = context.objective.mode == ObjectiveMode::kMaximize;
 
   std::vector<std::pair<double, const Trial*>> done;
   std::vector<const Trial*> failed;
-  std::set<std::string> taken;
+  const std::set<std::string> taken = TakenPoints(context.trials);
   for (const auto& t : context.trials) {
-    taken.insert(t.params.dump());
     if (t.state == TrialState::kCompleted && t.value && std::isfinite(*t.value)) {
       done.emplace_back(maximize ? -*t.value : *t.value, &t);
     } else if (t.state == TrialState::kFailed || t.state == TrialState::kTimedOut) {
@@ -184,9 +181,7 @@ ProposeOutcome TpeSearch::Propose(const StrategyContext& context) {
   }
   ProposeOutcome out;
   if (static_cast<int>(done.size()) < kStartupTrials) {
-    Json params = space.Sample(rng);
-    for (int i = 0; i < 64 && taken.count(params.dump()); ++i) params = space.Sample(rng);
-    out.proposal.params = std::move(params);
+    out.proposal.params = FreshSample(space, taken, rng);
     out.proposal.rationale = "Startup draw " + std::to_string(draw) + ": random until " +
                              std::to_string(kStartupTrials) + " trials have finished (" +
                              std::to_string(done.size()) + " so far), so the densities have data.";
