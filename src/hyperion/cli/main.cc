@@ -3,10 +3,6 @@
 // Exit codes: 0 success; 1 a failure while running or querying (the message says what); 2 bad input (an
 // invalid config, an unknown option, a bad storage URL), with nothing run or stored; 130 / 143 when a run was
 // interrupted by SIGINT / SIGTERM.
-#include <CLI/CLI.hpp>
-#include <cstdio>
-#include <iostream>
-
 #include "hyperion/cli/commands.h"
 
 int main(int argc, char** argv) { return hyperion::cli::Main(argc, argv); }
