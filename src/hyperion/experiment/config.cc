@@ -10,6 +10,7 @@
 #include <regex>
 #include <set>
 #include <sstream>
+#include <tuple>
 
 #include "hyperion/common/text.h"
 
@@ -20,7 +21,8 @@ namespace fs = std::filesystem;
 
 const std::vector<std::string> kTopLevelKeys = {"name",    "description", "command",  "workdir", "objective",
                                                 "space",   "strategy",    "parallel", "budget",  "trial",
-                                                "storage", "output_dir",  "env",      "metrics"};
+                                                "storage", "output_dir",  "env",      "metrics", "training",
+                                                "pruner",  "checkpoints"};
 
 // Reads one YAML document into an ExperimentConfig, turning every problem into "file:line:col: key: message".
 class ConfigReader {
@@ -143,6 +145,11 @@ class ConfigReader {
   Status ReadCommand(const YAML::Node& node, ExperimentConfig& config) const;
   Status ReadStrategy(const YAML::Node& node, StrategyConfig& strategy) const;
   Status ReadBudget(const YAML::Node& node, Budget& budget) const;
+  Status ReadTraining(const YAML::Node& node, Training& training) const;
+  Status ReadPruner(const YAML::Node& node, PrunerConfig& pruner) const;
+  Status ReadCheckpoints(const YAML::Node& node, CheckpointPolicy& policy) const;
+  // Options that depend on each other across sections (span and pbt need `training`); fills defaults.
+  Status CheckTrainingUse(const YAML::Node& root, ExperimentConfig& config) const;
   Status ReadTrialPolicy(const YAML::Node& node, TrialPolicy& policy) const;
 
   std::string path_;
@@ -308,9 +315,29 @@ Status ConfigReader::ReadCommand(const YAML::Node& node, ExperimentConfig& confi
   return Status::Ok();
 }
 
+// Which strategy types read each option, so that an option given to a strategy that ignores it is refused
+// rather than silently dropped.
+const std::vector<std::pair<std::string, std::vector<std::string>>>& StrategyOptions() {
+  static const std::vector<std::pair<std::string, std::vector<std::string>>> kOptions = {
+      {"resolution", {"grid"}},
+      {"multivariate", {"tpe"}},
+      {"width", {"beam"}},
+      {"branches", {"beam"}},
+      {"span", {"beam", "pbt", "evolution"}},
+      {"population", {"pbt", "evolution"}},
+      {"quantile", {"pbt"}},
+      {"resample", {"pbt"}},
+      {"mutation", {"evolution"}},
+      {"crossover", {"evolution"}},
+      {"elite", {"evolution"}}};
+  return kOptions;
+}
+
 Status ConfigReader::ReadStrategy(const YAML::Node& node, StrategyConfig& strategy) const {
   HYP_RETURN_IF_ERROR(ExpectMap(node, "strategy", "strategy: {type: random, seed: 1}"));
-  HYP_RETURN_IF_ERROR(CheckKeys(node, "strategy.", {"type", "seed", "resolution", "multivariate"}));
+  std::vector<std::string> keys = {"type", "seed"};
+  for (const auto& [option, types] : StrategyOptions()) keys.push_back(option);
+  HYP_RETURN_IF_ERROR(CheckKeys(node, "strategy.", keys));
   if (node["type"]) {
     HYP_ASSIGN_OR_RETURN(strategy.type, String(node["type"], "strategy.type"));
     const auto& known = KnownStrategyTypes();
@@ -322,6 +349,13 @@ Status ConfigReader::ReadStrategy(const YAML::Node& node, StrategyConfig& strate
                        " Known strategies: " + JoinStrings(known));
     }
   }
+  for (const auto& [option, types] : StrategyOptions()) {
+    if (node[option] && std::find(types.begin(), types.end(), strategy.type) == types.end()) {
+      return Error(node[option], "strategy." + option,
+                   "applies to strategy " + JoinStrings(types) + ", not to " + strategy.type +
+                       "; remove it or change strategy.type");
+    }
+  }
   if (node["seed"]) {
     HYP_ASSIGN_OR_RETURN(int64_t seed, Integer(node["seed"], "strategy.seed", 0));
     strategy.seed = static_cast<uint64_t>(seed);
@@ -329,9 +363,155 @@ Status ConfigReader::ReadStrategy(const YAML::Node& node, StrategyConfig& strate
   if (node["multivariate"]) {
     HYP_ASSIGN_OR_RETURN(strategy.multivariate, Bool(node["multivariate"], "strategy.multivariate"));
   }
-  if (node["resolution"]) {
-    HYP_ASSIGN_OR_RETURN(int64_t resolution, Integer(node["resolution"], "strategy.resolution", 2));
-    strategy.grid_resolution = static_cast<int>(std::min<int64_t>(resolution, 1000000));
+  auto small_count = [&](const char* key, int minimum, int& out) -> Status {
+    if (!node[key]) return Status::Ok();
+    HYP_ASSIGN_OR_RETURN(int64_t value, Integer(node[key], std::string("strategy.") + key, minimum));
+    out = static_cast<int>(std::min<int64_t>(value, 1000000));
+    return Status::Ok();
+  };
+  HYP_RETURN_IF_ERROR(small_count("resolution", 2, strategy.grid_resolution));
+  HYP_RETURN_IF_ERROR(small_count("width", 1, strategy.width));
+  HYP_RETURN_IF_ERROR(small_count("branches", 1, strategy.branches));
+  HYP_RETURN_IF_ERROR(small_count("population", 2, strategy.population));
+  HYP_RETURN_IF_ERROR(small_count("elite", 0, strategy.elite));
+  if (node["span"]) {
+    HYP_ASSIGN_OR_RETURN(double span, Number(node["span"], "strategy.span"));
+    if (!(span > 0) || !std::isfinite(span))
+      return Error(node["span"], "strategy.span", "must be a positive number of training units");
+    strategy.span = span;
+  }
+  for (auto [key, out, open_low] :
+       {std::tuple{"quantile", &strategy.quantile, true}, std::tuple{"resample", &strategy.resample, false},
+        std::tuple{"mutation", &strategy.mutation, false},
+        std::tuple{"crossover", &strategy.crossover, false}}) {
+    if (!node[key]) continue;
+    HYP_ASSIGN_OR_RETURN(*out, Number(node[key], std::string("strategy.") + key));
+    bool ok = open_low ? (*out > 0 && *out <= 0.5) : (*out >= 0 && *out <= 1);
+    if (!ok) {
+      return Error(node[key], std::string("strategy.") + key,
+                   open_low ? "must be in (0, 0.5]: the bottom and top fractions may not overlap"
+                            : "must be a probability in [0, 1]");
+    }
+  }
+  if (node["elite"] && strategy.elite >= strategy.population) {
+    return Error(node["elite"], "strategy.elite",
+                 "must be smaller than strategy.population (" + std::to_string(strategy.population) + ")");
+  }
+  return Status::Ok();
+}
+
+Status ConfigReader::ReadTraining(const YAML::Node& node, Training& training) const {
+  HYP_RETURN_IF_ERROR(ExpectMap(node, "training", "training: {unit: epochs, max: 20}"));
+  HYP_RETURN_IF_ERROR(CheckKeys(node, "training.", {"unit", "max"}));
+  for (const char* key : {"unit", "max"}) {
+    if (!node[key]) {
+      return Error(node, std::string("training.") + key,
+                   "missing; name the unit your trials count their steps in and the length of a full run, "
+                   "e.g. training: {unit: epochs, max: 20}");
+    }
+  }
+  HYP_ASSIGN_OR_RETURN(training.unit, String(node["unit"], "training.unit"));
+  if (training.unit.empty()) return Error(node["unit"], "training.unit", "must not be empty");
+  HYP_ASSIGN_OR_RETURN(training.max, Number(node["max"], "training.max"));
+  if (!(training.max > 0) || !std::isfinite(training.max))
+    return Error(node["max"], "training.max", "must be a positive number of " + training.unit);
+  return Status::Ok();
+}
+
+Status ConfigReader::ReadPruner(const YAML::Node& node, PrunerConfig& pruner) const {
+  HYP_RETURN_IF_ERROR(ExpectMap(node, "pruner", "pruner: {type: asha, min_step: 1, reduction: 3}"));
+  HYP_RETURN_IF_ERROR(CheckKeys(node, "pruner.",
+                                {"type", "min_step", "max_step", "reduction", "min_trials", "warmup_steps"}));
+  if (!node["type"]) return Error(node, "pruner.type", "missing; use " + JoinStrings(KnownPrunerTypes()));
+  HYP_ASSIGN_OR_RETURN(pruner.type, String(node["type"], "pruner.type"));
+  const auto& known = KnownPrunerTypes();
+  if (std::find(known.begin(), known.end(), pruner.type) == known.end()) {
+    auto hint = ClosestMatch(pruner.type, known);
+    return Error(node["type"], "pruner.type",
+                 "unknown pruner '" + pruner.type + "'" + (hint ? "; did you mean '" + *hint + "'?" : ".") +
+                     " Known pruners: " + JoinStrings(known));
+  }
+  const bool rungs = pruner.type == "asha" || pruner.type == "hyperband";
+  for (const char* key : {"min_step", "max_step", "reduction"}) {
+    if (node[key] && !rungs)
+      return Error(node[key], std::string("pruner.") + key,
+                   "applies to asha and hyperband, not to " + pruner.type);
+  }
+  if (node["warmup_steps"] && pruner.type != "median")
+    return Error(node["warmup_steps"], "pruner.warmup_steps", "applies to median, not to " + pruner.type);
+  if (pruner.type == "median") pruner.min_trials = 5;
+  auto positive = [&](const char* key, double minimum, double& out) -> Status {
+    if (!node[key]) return Status::Ok();
+    HYP_ASSIGN_OR_RETURN(out, Number(node[key], std::string("pruner.") + key));
+    if (!(out >= minimum) || !std::isfinite(out))
+      return Error(node[key], std::string("pruner.") + key, "must be at least " + FormatNumber(minimum));
+    return Status::Ok();
+  };
+  HYP_RETURN_IF_ERROR(positive("min_step", 0, pruner.min_step));
+  HYP_RETURN_IF_ERROR(positive("reduction", 2, pruner.reduction));
+  HYP_RETURN_IF_ERROR(positive("warmup_steps", 0, pruner.warmup_steps));
+  if (node["max_step"]) {
+    double max_step = 0;
+    HYP_RETURN_IF_ERROR(positive("max_step", 0, max_step));
+    if (max_step <= pruner.min_step)
+      return Error(node["max_step"], "pruner.max_step", "must be larger than pruner.min_step");
+    pruner.max_step = max_step;
+  }
+  if (node["min_trials"]) {
+    HYP_ASSIGN_OR_RETURN(int64_t min_trials, Integer(node["min_trials"], "pruner.min_trials", 1));
+    pruner.min_trials = static_cast<int>(std::min<int64_t>(min_trials, 1000000));
+  }
+  return Status::Ok();
+}
+
+Status ConfigReader::ReadCheckpoints(const YAML::Node& node, CheckpointPolicy& policy) const {
+  HYP_RETURN_IF_ERROR(ExpectMap(node, "checkpoints", "checkpoints: {keep_best: 5}"));
+  HYP_RETURN_IF_ERROR(CheckKeys(node, "checkpoints.", {"keep_best"}));
+  if (!node["keep_best"]) return Status::Ok();
+  if (node["keep_best"].IsScalar() && node["keep_best"].Scalar() == "all") {
+    policy.keep_best.reset();
+    return Status::Ok();
+  }
+  auto keep = Integer(node["keep_best"], "checkpoints.keep_best", 0);
+  if (!keep.ok()) {
+    return Error(node["keep_best"], "checkpoints.keep_best",
+                 "expected a whole number of checkpoints to keep, or all");
+  }
+  policy.keep_best = static_cast<int>(std::min<int64_t>(*keep, 1000000));
+  return Status::Ok();
+}
+
+Status ConfigReader::CheckTrainingUse(const YAML::Node& root, ExperimentConfig& config) const {
+  StrategyConfig& strategy = config.strategy;
+  const Training& training = config.training;
+  if (strategy.span && !training.enabled()) {
+    return Error(root["strategy"]["span"], "strategy.span",
+                 "needs a training budget to count in; add training: {unit: epochs, max: 20}");
+  }
+  if (strategy.type == "pbt" && !training.enabled()) {
+    return Error(root["strategy"], "strategy.type",
+                 "pbt trains each member in spans and needs a training budget; add training: {unit: epochs, "
+                 "max: 20}");
+  }
+  if (training.enabled() && (strategy.type == "beam" || strategy.type == "pbt")) {
+    if (!strategy.span) strategy.span = training.max / 4;
+    if (*strategy.span > training.max) {
+      return Error(root["strategy"]["span"], "strategy.span",
+                   "is longer than a full run (training.max " + FormatNumber(training.max) + ")");
+    }
+  }
+  if (config.pruner.type == "asha" || config.pruner.type == "hyperband") {
+    if (!config.pruner.max_step) {
+      if (!training.enabled() && config.pruner.type == "hyperband") {
+        return Error(root["pruner"], "pruner.max_step",
+                     "missing; hyperband needs the last milestone: give pruner.max_step or training.max");
+      }
+      if (training.enabled()) config.pruner.max_step = training.max;
+    }
+    if (config.pruner.max_step && *config.pruner.max_step <= config.pruner.min_step) {
+      return Error(root["pruner"], "pruner.min_step",
+                   "must be smaller than the last milestone (" + FormatNumber(*config.pruner.max_step) + ")");
+    }
   }
   return Status::Ok();
 }
@@ -390,7 +570,11 @@ Result<ExperimentConfig> ConfigReader::Read(const YAML::Node& root) {
       return Error(root["workdir"], "workdir", "'" + config.workdir + "' is not a directory");
     }
   }
+  if (root["training"]) HYP_RETURN_IF_ERROR(ReadTraining(root["training"], config.training));
   if (root["strategy"]) HYP_RETURN_IF_ERROR(ReadStrategy(root["strategy"], config.strategy));
+  if (root["pruner"]) HYP_RETURN_IF_ERROR(ReadPruner(root["pruner"], config.pruner));
+  if (root["checkpoints"]) HYP_RETURN_IF_ERROR(ReadCheckpoints(root["checkpoints"], config.checkpoints));
+  HYP_RETURN_IF_ERROR(CheckTrainingUse(root, config));
   if (root["parallel"]) {
     HYP_ASSIGN_OR_RETURN(int64_t parallel, Integer(root["parallel"], "parallel", 1));
     config.parallel = static_cast<int>(std::min<int64_t>(parallel, 100000));
@@ -444,7 +628,12 @@ std::string ResolveStoragePath(const std::string& url, const std::filesystem::pa
 const char* ObjectiveModeName(ObjectiveMode mode) { return mode == ObjectiveMode::kMaximize ? "max" : "min"; }
 
 const std::vector<std::string>& KnownStrategyTypes() {
-  static const std::vector<std::string> kTypes = {"random", "grid", "tpe", "gp"};
+  static const std::vector<std::string> kTypes = {"random", "grid", "tpe", "gp", "beam", "pbt", "evolution"};
+  return kTypes;
+}
+
+const std::vector<std::string>& KnownPrunerTypes() {
+  static const std::vector<std::string> kTypes = {"none", "asha", "hyperband", "median"};
   return kTypes;
 }
 
@@ -465,7 +654,25 @@ Json ExperimentConfig::ToJson() const {
        {{"type", strategy.type},
         {"seed", optional(strategy.seed)},
         {"resolution", strategy.grid_resolution},
-        {"multivariate", strategy.multivariate}}},
+        {"multivariate", strategy.multivariate},
+        {"width", strategy.width},
+        {"branches", strategy.branches},
+        {"population", strategy.population},
+        {"span", optional(strategy.span)},
+        {"quantile", strategy.quantile},
+        {"resample", strategy.resample},
+        {"mutation", strategy.mutation},
+        {"crossover", strategy.crossover},
+        {"elite", strategy.elite}}},
+      {"training", training.enabled() ? Json{{"unit", training.unit}, {"max", training.max}} : Json()},
+      {"pruner",
+       {{"type", pruner.type},
+        {"min_step", pruner.min_step},
+        {"max_step", optional(pruner.max_step)},
+        {"reduction", pruner.reduction},
+        {"min_trials", pruner.min_trials},
+        {"warmup_steps", pruner.warmup_steps}}},
+      {"checkpoints", {{"keep_best", checkpoints.keep_best ? Json(*checkpoints.keep_best) : Json("all")}}},
       {"parallel", parallel},
       {"budget", {{"max_trials", optional(budget.max_trials)}, {"max_time", optional(budget.max_time)}}},
       {"trial",

@@ -44,11 +44,47 @@ struct TrialPolicy {
   double kill_grace = 10;         // seconds between SIGTERM and SIGKILL when stopping a trial
 };
 
+// The length of one full training run, in the unit the trials report their steps in (epochs, iterations).
+// With it, a trial covers a span of training (budget from..to) and may continue from its parent's
+// checkpoint; without it (unit empty) every trial is a whole run and the span variables are empty.
+struct Training {
+  std::string unit;  // "epochs"; empty when the config has no `training:` section
+  double max = 0;    // a full run, in `unit`; > 0 when unit is set
+
+  bool enabled() const { return !unit.empty(); }
+};
+
 struct StrategyConfig {
   std::string type = "random";
   std::optional<uint64_t> seed;  // chosen at random and recorded when not given
   int grid_resolution = 5;       // grid: values per continuous parameter
   bool multivariate = false;     // tpe: one joint density instead of one per parameter
+  // The graph strategies (beam, pbt, evolution).
+  int width = 3;               // beam: nodes kept per level
+  int branches = 3;            // beam: children per kept node (the first continues unchanged)
+  int population = 8;          // pbt, evolution: members per generation
+  std::optional<double> span;  // beam, pbt, evolution: training per trial (pbt's ready interval)
+  double quantile = 0.25;      // pbt: the bottom fraction exploits the top fraction
+  double resample = 0.25;      // pbt: chance that explore resamples a parameter instead of perturbing it
+  double mutation = 0.3;       // evolution: chance that each parameter of a child mutates
+  double crossover = 0.7;      // evolution: share of children made from two parents
+  int elite = 1;               // evolution: best members carried into the next generation unchanged
+};
+
+// Early stopping on reported steps, usable with any strategy. Steps are the ones the trials report.
+struct PrunerConfig {
+  std::string type = "none";       // none, asha, hyperband, median
+  double min_step = 1;             // asha, hyperband: the first milestone
+  std::optional<double> max_step;  // asha, hyperband: the last (default: training.max)
+  double reduction = 3;            // asha, hyperband: keep the top 1/reduction at each milestone
+  int min_trials = 3;              // no decision at a milestone before this many trials reached it
+  double warmup_steps = 0;         // median: no decision before this step
+};
+
+// Which trials' checkpoint folders are kept once no unfinished trial restores from them: the strategy's
+// frontier (trials it may still branch from) and the best `keep_best` by value; others are removed.
+struct CheckpointPolicy {
+  std::optional<int> keep_best = 5;  // nullopt: keep every checkpoint
 };
 
 struct ExperimentConfig {
@@ -58,6 +94,9 @@ struct ExperimentConfig {
   Objective objective;
   Space space = *Space::Create({});
   StrategyConfig strategy;
+  Training training;
+  PrunerConfig pruner;
+  CheckpointPolicy checkpoints;
   int parallel = 1;
   Budget budget;
   TrialPolicy trial;
@@ -71,8 +110,9 @@ struct ExperimentConfig {
   Json ToJson() const;
 };
 
-// The strategies this build knows, for validation and did-you-mean.
+// The strategies and pruners this build knows, for validation and did-you-mean.
 const std::vector<std::string>& KnownStrategyTypes();
+const std::vector<std::string>& KnownPrunerTypes();
 
 // Reads and validates a config file. Relative `workdir` is resolved against the file's folder.
 Result<ExperimentConfig> LoadConfig(const std::string& path);

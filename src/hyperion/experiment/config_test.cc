@@ -173,7 +173,8 @@ namespace hyperion {
 namespace {
 
 TEST(Config, ModelBasedStrategiesAndTheirOptions) {
-  auto tpe = ParseConfig(With("type: grid, seed: 3, resolution: 4", "type: tpe, multivariate: true"), "exp.yaml");
+  auto tpe =
+      ParseConfig(With("type: grid, seed: 3, resolution: 4", "type: tpe, multivariate: true"), "exp.yaml");
   ASSERT_TRUE(tpe.ok()) << tpe.status().message();
   EXPECT_EQ(tpe->strategy.type, "tpe");
   EXPECT_TRUE(tpe->strategy.multivariate);

@@ -48,7 +48,10 @@ bool CanTransition(TrialState from, TrialState to) {
     // A resume runs interrupted trials again.
     case S::kInterrupted:
       return to == S::kPending;
+    // A graph strategy drops a finished node from the search (beam: it fell behind the beam); the
+    // measurement stays, the line ends.
     case S::kCompleted:
+      return to == S::kPruned;
     case S::kFailed:
     case S::kPruned:
     case S::kTimedOut:

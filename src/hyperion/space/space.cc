@@ -173,6 +173,28 @@ Result<Space> Space::Create(std::vector<ParamSpec> params) {
                                   problem->message);
     }
   }
+  for (size_t i = 0; i < params.size(); ++i) {
+    for (const auto& condition : params[i].when) {
+      const std::string where = "parameter '" + params[i].name + "', when." + condition.param;
+      auto parent = std::find_if(params.begin(), params.begin() + i,
+                                 [&](const ParamSpec& p) { return p.name == condition.param; });
+      if (parent == params.begin() + i) {
+        bool later = std::any_of(params.begin() + i, params.end(),
+                                 [&](const ParamSpec& p) { return p.name == condition.param; });
+        return InvalidArgumentError(
+            where + ": " +
+            (later ? "'" + condition.param + "' must be defined before '" + params[i].name + "' (move it up)"
+                   : "names no parameter of the space"));
+      }
+      if (condition.values.empty()) return InvalidArgumentError(where + ": list at least one value");
+      Space single({*parent});
+      single.params_[0].when.clear();
+      for (const auto& value : condition.values) {
+        Status valid = single.Validate(Json{{parent->name, value}});
+        if (!valid.ok()) return InvalidArgumentError(where + ": " + valid.message());
+      }
+    }
+  }
   return Space(std::move(params));
 }
 
@@ -187,6 +209,11 @@ Json Space::ToJson() const {
       if (spec.step) p["step"] = NumberValue(spec, *spec.step);
     } else if (spec.type == ParamType::kCategorical) {
       p["choices"] = spec.choices;
+    }
+    if (!spec.when.empty()) {
+      Json when = Json::object();
+      for (const auto& c : spec.when) when[c.param] = c.values;
+      p["when"] = std::move(when);
     }
     out.push_back(std::move(p));
   }
@@ -207,6 +234,10 @@ Result<Space> Space::FromJson(const Json& json) {
       spec.log = p.value("log", false);
       if (p.contains("step")) spec.step = p["step"].get<double>();
       if (p.contains("choices")) spec.choices = p["choices"].get<std::vector<Json>>();
+      if (p.contains("when")) {
+        for (const auto& [parent, values] : p["when"].items())
+          spec.when.push_back(Condition{parent, values.get<std::vector<Json>>()});
+      }
       params.push_back(std::move(spec));
     }
   } catch (const std::exception& e) {
@@ -250,10 +281,38 @@ Json Space::SampleValue(const ParamSpec& spec, std::mt19937_64& rng) const {
   return Json();
 }
 
+bool Space::IsActive(const ParamSpec& spec, const Json& params) {
+  for (const auto& condition : spec.when) {
+    auto it = params.find(condition.param);
+    if (it == params.end()) return false;  // the parent is inactive itself
+    bool listed = std::any_of(condition.values.begin(), condition.values.end(),
+                              [&](const Json& v) { return SameTypedValue(v, *it); });
+    if (!listed) return false;
+  }
+  return true;
+}
+
+bool Space::HasConditions() const {
+  return std::any_of(params_.begin(), params_.end(), [](const ParamSpec& s) { return !s.when.empty(); });
+}
+
 Json Space::Sample(std::mt19937_64& rng) const {
   Json params = Json::object();
-  for (const auto& spec : params_) params[spec.name] = SampleValue(spec, rng);
+  for (const auto& spec : params_) {
+    if (IsActive(spec, params)) params[spec.name] = SampleValue(spec, rng);
+  }
   return params;
+}
+
+Json Space::Complete(const Json& params, std::mt19937_64& rng) const {
+  // Rebuilt in the space's order, so that each condition sees its parent's final value.
+  Json out = Json::object();
+  for (const auto& spec : params_) {
+    if (!IsActive(spec, out)) continue;
+    auto it = params.find(spec.name);
+    out[spec.name] = it != params.end() ? *it : SampleValue(spec, rng);
+  }
+  return out;
 }
 
 Status Space::Validate(const Json& params) const {
@@ -267,6 +326,14 @@ Status Space::Validate(const Json& params) const {
     }
   }
   for (const auto& spec : params_) {
+    if (!IsActive(spec, params)) {
+      if (params.contains(spec.name)) {
+        return InvalidArgumentError("parameter '" + spec.name +
+                                    "' is given but inactive: its condition on '" + spec.when[0].param +
+                                    "' does not hold");
+      }
+      continue;
+    }
     if (!params.contains(spec.name)) return InvalidArgumentError("parameter '" + spec.name + "' is missing");
     const Json& v = params[spec.name];
     const std::string where = "parameter '" + spec.name + "' = " + v.dump();

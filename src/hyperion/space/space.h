@@ -25,14 +25,22 @@ enum class ParamType { kFloat, kInt, kCategorical, kBool };
 const char* ParamTypeName(ParamType type);
 std::optional<ParamType> ParamTypeFromName(const std::string& name);
 
+// A parameter that exists only when an earlier one has one of the listed values ("momentum" when
+// optimizer is sgd). Every condition of a parameter must hold for it to be active.
+struct Condition {
+  std::string param;         // a parameter defined before this one
+  std::vector<Json> values;  // typed like that parameter's values
+};
+
 struct ParamSpec {
   std::string name;
   ParamType type = ParamType::kFloat;
-  double low = 0;              // float, int
-  double high = 0;             // float, int
-  bool log = false;            // float, int: sample and encode on a log scale
-  std::optional<double> step;  // float, int: values are low + k * step
-  std::vector<Json> choices;   // categorical (bool: [false, true])
+  double low = 0;               // float, int
+  double high = 0;              // float, int
+  bool log = false;             // float, int: sample and encode on a log scale
+  std::optional<double> step;   // float, int: values are low + k * step
+  std::vector<Json> choices;    // categorical (bool: [false, true])
+  std::vector<Condition> when;  // empty: always active
 
   // Number of distinct values, or nullopt when continuous.
   std::optional<int64_t> Cardinality() const;
@@ -50,7 +58,8 @@ std::optional<SpecProblem> CheckSpec(const ParamSpec& spec);
 
 class Space {
  public:
-  // Validates every definition and that names are unique and non-empty.
+  // Validates every definition, that names are unique and non-empty, and that each condition names an
+  // earlier parameter and values it can take.
   static Result<Space> Create(std::vector<ParamSpec> params);
   static Result<Space> FromJson(const Json& json);
   Json ToJson() const;
@@ -59,12 +68,21 @@ class Space {
   const ParamSpec* Find(const std::string& name) const;
   std::vector<std::string> Names() const;
 
-  // A uniform draw (log-uniform where log is set) of every parameter.
+  // True when every condition of `spec` holds in `params` (a parameter whose parent is inactive is
+  // inactive too). Parameters without conditions are always active.
+  static bool IsActive(const ParamSpec& spec, const Json& params);
+  bool HasConditions() const;
+
+  // A uniform draw (log-uniform where log is set) of every active parameter, in the space's order.
   Json Sample(std::mt19937_64& rng) const;
   Json SampleValue(const ParamSpec& spec, std::mt19937_64& rng) const;
 
-  // Checks that `params` holds exactly the space's parameters, each of the right type, in range and on its
-  // grid.
+  // After a change to some values (a mutation, a crossover): drops the parameters that became inactive and
+  // draws the ones that became active, in the space's order. Values already present are kept.
+  Json Complete(const Json& params, std::mt19937_64& rng) const;
+
+  // Checks that `params` holds exactly the space's active parameters (and no inactive one), each of the
+  // right type, in range and on its grid.
   Status Validate(const Json& params) const;
 
   // The encoding shared by grid and model-based strategies: u in [0, 1] <-> value, log scale and step

@@ -7,6 +7,13 @@
 namespace hyperion {
 namespace {
 
+StrategyConfig Named(const std::string& type, uint64_t seed) {
+  StrategyConfig config;
+  config.type = type;
+  config.seed = seed;
+  return config;
+}
+
 Space SmallSpace() {
   ParamSpec i;
   i.name = "i";
@@ -31,7 +38,7 @@ TEST(GridSearch, VisitsEveryPointOnceThenIsExhausted) {
   Space space = SmallSpace();
   Objective objective;
   std::vector<Trial> trials;
-  auto strategy = MakeStrategy(StrategyConfig{"grid", 0, 5});
+  auto strategy = MakeStrategy(Named("grid", 0));
   ASSERT_TRUE(strategy.ok());
   std::set<std::string> seen;
   for (int n = 1; n <= 6; ++n) {
@@ -53,7 +60,7 @@ TEST(GridSearch, SkipsPointsTakenOutOfOrder) {
   Space space = SmallSpace();
   Objective objective;
   std::vector<Trial> trials = {TrialWith(Json{{"i", 1}, {"c", "a"}}, 1)};
-  auto strategy = MakeStrategy(StrategyConfig{"grid", 0, 5});
+  auto strategy = MakeStrategy(Named("grid", 0));
   StrategyContext context{space, objective, trials, 0};
   ProposeOutcome out = (*strategy)->Propose(context);
   ASSERT_EQ(out.kind, ProposeOutcome::Kind::kProposal);
@@ -69,7 +76,7 @@ TEST(RandomSearch, SameSeedSameSequenceDifferentSeedDifferent) {
   Space space = *Space::Create({lr});
   Objective objective;
   auto sequence = [&](uint64_t seed) {
-    auto strategy = MakeStrategy(StrategyConfig{"random", seed, 5});
+    auto strategy = MakeStrategy(Named("random", seed));
     std::vector<Trial> trials;
     std::vector<std::string> out;
     for (int n = 1; n <= 5; ++n) {
@@ -85,7 +92,7 @@ TEST(RandomSearch, SameSeedSameSequenceDifferentSeedDifferent) {
 }
 
 TEST(MakeStrategy, UnknownNameIsAnError) {
-  auto s = MakeStrategy(StrategyConfig{"nope", 0, 5});
+  auto s = MakeStrategy(Named("nope", 0));
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.status().code(), StatusCode::kInvalidArgument);
 }
@@ -99,7 +106,7 @@ namespace {
 TEST(RandomSearch, FiniteSpaceEndsWhenEveryPointWasTried) {
   Space space = SmallSpace();  // 3 x 2 points
   Objective objective;
-  auto strategy = MakeStrategy(StrategyConfig{"random", 1, 5});
+  auto strategy = MakeStrategy(Named("random", 1));
   std::vector<Trial> trials;
   std::set<std::string> seen;
   for (int n = 1; n <= 6; ++n) {
@@ -139,7 +146,7 @@ double BraninRegret(const std::string& type, uint64_t seed, int n) {
   x2.high = 15;
   Space space = *Space::Create({x1, x2});
   Objective objective;
-  auto strategy = MakeStrategy(StrategyConfig{type, seed, 5});
+  auto strategy = MakeStrategy(Named(type, seed));
   std::vector<Trial> trials;
   double best = INFINITY;
   for (int i = 1; i <= n; ++i) {
