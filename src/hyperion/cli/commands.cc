@@ -12,6 +12,7 @@
 #include "hyperion/common/clock.h"
 #include "hyperion/common/text.h"
 #include "hyperion/executor/local_executor.h"
+#include "hyperion/experiment/ranking.h"
 #include "hyperion/orchestrator/orchestrator.h"
 #include "hyperion/storage/storage.h"
 #include "hyperion/strategy/strategy.h"
@@ -99,12 +100,7 @@ Result<Loaded> LoadExperiment(const std::string& storage_url, const std::string&
 std::optional<Trial> BestOf(const std::vector<Trial>& trials, ObjectiveMode mode) {
   Objective objective;
   objective.mode = mode;
-  std::optional<Trial> best;
-  for (const auto& t : trials) {
-    if (t.state == TrialState::kCompleted && t.value && (!best || objective.Better(*t.value, *best->value)))
-      best = t;
-  }
-  return best;
+  return BestCompleted(trials, objective);
 }
 
 Json TrialJson(const Trial& t, const ExperimentRecord& e) {

@@ -14,6 +14,7 @@
 
 #include "hyperion/common/clock.h"
 #include "hyperion/common/text.h"
+#include "hyperion/experiment/ranking.h"
 
 namespace hyperion {
 namespace {
@@ -119,9 +120,13 @@ struct Orchestrator::Running {
   MetricStreamReader reader;
   double started = 0;                   // monotonic
   std::optional<double> deadline;       // monotonic; trial.timeout
+  std::optional<double> term_at;        // monotonic; SIGTERM when a trial asked to stop has not
   std::optional<double> kill_at;        // monotonic; SIGKILL after the grace period
-  std::optional<TrialState> end_state;  // set when we stopped it (timed_out, interrupted, failed)
+  std::optional<TrialState> end_state;  // set when we stopped it (timed_out, interrupted, failed, pruned)
   std::string end_reason;
+  std::string end_source;     // who pruned it: the pruner's or the strategy's name
+  Json end_evidence;          // the numbers behind a prune
+  int64_t checked_step = -1;  // the pruner has seen the reports up to this step
   std::optional<double> last_value, best_value;
   std::optional<int64_t> last_step, best_step;
   std::vector<std::string> metric_names;
@@ -152,14 +157,10 @@ Trial* Orchestrator::FindTrial(int64_t id) {
   return nullptr;
 }
 
-std::optional<Trial> Orchestrator::Best() const {
-  std::optional<Trial> best;
-  for (const auto& t : trials_) {
-    if (t.state != TrialState::kCompleted || !t.value) continue;
-    // Strictly better only: ties go to the earliest trial.
-    if (!best || config_.objective.Better(*t.value, *best->value)) best = t;
-  }
-  return best;
+std::optional<Trial> Orchestrator::Best() const { return BestCompleted(trials_, config_.objective); }
+
+StrategyContext Orchestrator::Context() const {
+  return StrategyContext{config_.space, config_.objective, trials_, seed_, config_.training};
 }
 
 std::string Orchestrator::NewExperimentDir() const {
@@ -223,6 +224,7 @@ Status Orchestrator::SaveTrial(const Trial& trial, const std::string& event_type
 }
 
 Status Orchestrator::Start() {
+  HYP_ASSIGN_OR_RETURN(pruner_, MakePruner(config_.pruner));
   HYP_ASSIGN_OR_RETURN(std::optional<ExperimentRecord> existing, storage_.FindExperiment(config_.name));
   if (existing && !settings_.resume) {
     HYP_ASSIGN_OR_RETURN(auto trials, storage_.ListTrials(existing->id));
@@ -243,7 +245,9 @@ Status Orchestrator::Start() {
                            Fixed{"search space", DumpJson(existing->config.value("space", Json())),
                                  DumpJson(current["space"]), false},
                            Fixed{"objective", DumpJson(existing->config.value("objective", Json())),
-                                 DumpJson(current["objective"]), true}}) {
+                                 DumpJson(current["objective"]), true},
+                           Fixed{"training budget", DumpJson(existing->config.value("training", Json())),
+                                 DumpJson(current["training"]), true}}) {
       if (f.stored == f.now) continue;
       return FailedPreconditionError(
           "experiment '" + config_.name + "' was run with another " + f.what +
@@ -270,6 +274,16 @@ Status Orchestrator::Start() {
     }
     HYP_RETURN_IF_ERROR(storage_.SetExperimentStatus(experiment_.id, "running", std::nullopt));
     HYP_RETURN_IF_ERROR(RecoverUnfinished());
+    if (pruner_) {
+      // The pruner compares against every trial's curve, so the stored reports come back first.
+      for (const auto& t : trials_) {
+        HYP_ASSIGN_OR_RETURN(auto reports, storage_.ListReports(t.id));
+        for (const auto& r : reports) {
+          if (r.attempt == t.attempt && r.metric == config_.objective.metric && std::isfinite(r.value))
+            curves_[t.id].push_back(StepValue{r.step, r.value});
+        }
+      }
+    }
   } else {
     seed_ = config_.strategy.seed.value_or(std::random_device{}() & 0x7fffffff);
     ExperimentRecord record;
@@ -315,6 +329,7 @@ Status Orchestrator::RecoverUnfinished() {
       HYP_RETURN_IF_ERROR(CheckTransition(t.number, t.state, TrialState::kPending));
       t.state = TrialState::kPending;
       t.attempt += 1;
+      curves_.erase(t.id);
       t.value.reset();
       t.value_step.reset();
       HYP_RETURN_IF_ERROR(SaveTrial(t, "trial_requeued", Json{{"reason", "resume"}, {"attempt", t.attempt}}));
@@ -429,8 +444,8 @@ Status Orchestrator::FillSlots() {
       end_reason_ = "budget reached: " + std::to_string(*config_.budget.max_trials) + " trials";
       break;
     }
-    StrategyContext context{config_.space, config_.objective, trials_, seed_};
-    ProposeOutcome outcome = strategy_->Propose(context);
+    ProposeOutcome outcome = strategy_->Propose(Context());
+    HYP_RETURN_IF_ERROR(ApplyPrunes(outcome.prunes));
     if (outcome.kind == ProposeOutcome::Kind::kWait) {
       if (RunningCount() == 0) {  // nothing will ever arrive to wait for
         proposals_done_ = true;
@@ -449,6 +464,7 @@ Status Orchestrator::FillSlots() {
                                                                      " proposed an invalid point"));
     Trial trial;
     trial.experiment_id = experiment_.id;
+    HYP_RETURN_IF_ERROR(PrepareBranch(p, trial));
     trial.params = std::move(p.params);
     trial.parents = std::move(p.parents);
     trial.op = std::move(p.op);
@@ -465,10 +481,9 @@ Status Orchestrator::FillSlots() {
       event.trial_id = created->id;
       event.time = WallSeconds();
       event.type = "trial_proposed";
-      event.payload = Json{{"number", created->number},
-                           {"operator", created->op},
-                           {"params", created->params},
-                           {"rationale", created->rationale}};
+      event.payload = Json{{"number", created->number},       {"operator", created->op},
+                           {"params", created->params},       {"parents", created->parents},
+                           {"change", created->change_label}, {"rationale", created->rationale}};
       return storage_.AppendEvent(event).status();
     }));
     trials_.push_back(std::move(created).value());
@@ -502,6 +517,7 @@ Status Orchestrator::PollMetrics(Running& running, bool final_read) {
       }
       running.last_value = value;
       running.last_step = report.step;
+      curves_[trial->id].push_back(StepValue{report.step, value});
       if (!running.best_value || config_.objective.Better(value, *running.best_value)) {
         running.best_value = value;
         running.best_step = report.step;
@@ -514,6 +530,7 @@ Status Orchestrator::PollMetrics(Running& running, bool final_read) {
     const auto& p = batch.problems.front();
     StopTrial(running, TrialState::kFailed, "unreadable metric in " + p.where + ": " + p.message, false);
   }
+  if (!final_read) HYP_RETURN_IF_ERROR(CheckPruner(running));
   return Status::Ok();
 }
 
@@ -543,6 +560,10 @@ Status Orchestrator::CheckDeadlines() {
   for (auto& [id, running] : running_) {
     if (running->kill_at && now >= *running->kill_at) {
       executor_->Signal(id, SIGKILL);
+    } else if (running->term_at && !running->kill_at && now >= *running->term_at) {
+      // Asked to stop through control.json and still running: stop it as a timeout would be.
+      executor_->Signal(id, SIGTERM);
+      running->kill_at = now + config_.trial.kill_grace;
     } else if (running->deadline && now >= *running->deadline && !running->end_state) {
       StopTrial(*running, TrialState::kTimedOut,
                 "timed out after " + FormatDuration(*config_.trial.timeout) + " (trial.timeout)", false);
@@ -578,13 +599,17 @@ Status Orchestrator::HandleExit(const TrialExit& exit) {
   bool use_best = config_.objective.value == ValueRule::kBest;
   trial->value = use_best ? running.best_value : running.last_value;
   trial->value_step = use_best ? running.best_step : running.last_step;
-  if (state != TrialState::kCompleted) {
+  // A pruned trial keeps the value it had reached, to show where it was stopped; it never counts as best.
+  if (state != TrialState::kCompleted && state != TrialState::kPruned) {
     trial->value.reset();
     trial->value_step.reset();
   }
   trial->ended_at = WallSeconds();
   trial->pid.reset();
   trial->error = reason;
+  retention_due_ = true;
+  const std::string source = running.end_source;
+  const Json evidence = running.end_evidence;
   running_.erase(it);
 
   bool retry = (state == TrialState::kFailed || state == TrialState::kTimedOut) && !stopping_ &&
@@ -594,6 +619,7 @@ Status Orchestrator::HandleExit(const TrialExit& exit) {
     HYP_RETURN_IF_ERROR(CheckTransition(trial->number, trial->state, TrialState::kPending));
     trial->state = TrialState::kPending;
     trial->attempt += 1;
+    curves_.erase(trial->id);
     HYP_RETURN_IF_ERROR(SaveTrial(*trial, "trial_retry",
                                   Json{{"reason", reason},
                                        {"failed_state", TrialStateName(state)},
@@ -609,8 +635,174 @@ Status Orchestrator::HandleExit(const TrialExit& exit) {
   Json payload = Json{{"exit", exit.Describe()}};
   if (trial->value) payload["value"] = *trial->value;
   if (!reason.empty()) payload["reason"] = reason;
+  if (state == TrialState::kPruned) {
+    payload["source"] = source;
+    payload["evidence"] = evidence;
+  }
   HYP_RETURN_IF_ERROR(SaveTrial(*trial, std::string("trial_") + TrialStateName(state), payload));
   observer_.OnTrialEnded(*trial, Best());
+  return Status::Ok();
+}
+
+Status Orchestrator::PrepareBranch(const Proposal& proposal, Trial& trial) {
+  const std::string who = "strategy " + strategy_->Name();
+  if (config_.training.enabled()) {
+    // Model-free and model-based samplers leave the span to us: a whole run.
+    trial.budget_from = proposal.budget_from.value_or(0);
+    trial.budget_to = proposal.budget_to.value_or(config_.training.max);
+    if (!(*trial.budget_from >= 0 && *trial.budget_from < *trial.budget_to &&
+          *trial.budget_to <= config_.training.max)) {
+      return InternalError(who + " proposed the span " + FormatNumber(*trial.budget_from) + ".." +
+                           FormatNumber(*trial.budget_to) + ", outside 0.." +
+                           FormatNumber(config_.training.max) + " " + config_.training.unit);
+    }
+  }
+  for (int64_t parent : proposal.parents) {
+    if (!FindTrial(parent))
+      return InternalError(who + " named a parent that is not a trial: id " + std::to_string(parent));
+  }
+  if (!proposal.restore) return Status::Ok();
+  if (proposal.parents.empty()) return InternalError(who + " asked to restore a checkpoint without a parent");
+  const Trial& donor = *FindTrial(proposal.parents[0]);
+  if (donor.checkpoint_dir.empty()) {
+    return InternalError(who + " branched from trial #" + std::to_string(donor.number) +
+                         ", whose checkpoint was already removed (it was not on the strategy's frontier)");
+  }
+  std::error_code ec;
+  if (!fs::is_directory(donor.checkpoint_dir, ec) || fs::is_empty(donor.checkpoint_dir, ec)) {
+    // The trial starts from scratch; say so once per donor, since its numbers will not mean much.
+    observer_.OnMessage("trial #" + std::to_string(donor.number) + " left no checkpoint in " +
+                        donor.checkpoint_dir +
+                        "; its branches start from scratch (does the command save into "
+                        "HYPERION_CHECKPOINT_DIR, e.g. with hyperion.checkpoint_dir()?)");
+    return Status::Ok();
+  }
+  trial.restore_from = donor.checkpoint_dir;
+  return Status::Ok();
+}
+
+Status Orchestrator::ApplyPrunes(const std::vector<PruneDecision>& prunes) {
+  if (!prunes.empty()) retention_due_ = true;
+  for (const auto& decision : prunes) {
+    Trial* trial = FindTrial(decision.trial_id);
+    if (!trial) {
+      return InternalError("strategy " + strategy_->Name() + " pruned a trial that does not exist: id " +
+                           std::to_string(decision.trial_id));
+    }
+    auto running = running_.find(trial->id);
+    if (running != running_.end()) {
+      RequestPrune(*running->second, strategy_->Name(), decision.rationale, decision.evidence);
+      continue;
+    }
+    if (trial->state != TrialState::kPending && trial->state != TrialState::kCompleted) continue;
+    trial->state = TrialState::kPruned;
+    trial->error = decision.rationale;
+    if (!trial->ended_at) trial->ended_at = WallSeconds();
+    HYP_RETURN_IF_ERROR(SaveTrial(
+        *trial, "trial_pruned",
+        Json{
+            {"reason", decision.rationale}, {"evidence", decision.evidence}, {"source", strategy_->Name()}}));
+  }
+  return Status::Ok();
+}
+
+void Orchestrator::RequestPrune(Running& running, const std::string& source, const std::string& rationale,
+                                const Json& evidence) {
+  if (running.end_state) return;
+  running.end_state = TrialState::kPruned;
+  running.end_reason = rationale;
+  running.end_source = source;
+  running.end_evidence = evidence;
+  const Trial* trial = FindTrial(running.trial_id);
+  if (trial) {
+    // Replaced atomically, so the trial never reads half a file.
+    fs::path control = fs::path(trial->trial_dir) / "control.json";
+    fs::path temporary = control.string() + ".tmp";
+    {
+      std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
+      out << DumpJson(Json{{"stop", true}, {"reason", rationale}}) << "\n";
+    }
+    std::error_code ec;
+    fs::rename(temporary, control, ec);
+  }
+  running.term_at = MonotonicSeconds() + config_.trial.kill_grace;
+}
+
+Status Orchestrator::CheckPruner(Running& running) {
+  if (!pruner_ || running.end_state) return Status::Ok();
+  auto curve = curves_.find(running.trial_id);
+  if (curve == curves_.end() || curve->second.empty()) return Status::Ok();
+  int64_t newest = curve->second.back().step;
+  if (newest <= running.checked_step) return Status::Ok();
+  const Trial* trial = FindTrial(running.trial_id);
+  PrunerContext context{config_.objective, trials_, curves_, seed_};
+  PrunerVerdict verdict = pruner_->Check(context, *trial, running.checked_step);
+  running.checked_step = newest;
+  if (verdict.kind == PrunerVerdict::Kind::kPrune) {
+    RequestPrune(running, pruner_->Name(), verdict.rationale, verdict.evidence);
+    observer_.OnMessage("trial #" + std::to_string(trial->number) + " pruned by " + pruner_->Name() + ": " +
+                        verdict.rationale);
+  } else if (verdict.kind == PrunerVerdict::Kind::kContinue) {
+    Event event;
+    event.experiment_id = experiment_.id;
+    event.trial_id = trial->id;
+    event.time = WallSeconds();
+    event.type = "trial_promoted";
+    event.payload = Json{{"number", trial->number},
+                         {"reason", verdict.rationale},
+                         {"evidence", verdict.evidence},
+                         {"source", pruner_->Name()}};
+    HYP_RETURN_IF_ERROR(storage_.AppendEvent(event).status());
+  }
+  return Status::Ok();
+}
+
+Status Orchestrator::ApplyRetention() {
+  if (!config_.checkpoints.keep_best || !retention_due_) return Status::Ok();
+  retention_due_ = false;
+  const int keep_best = *config_.checkpoints.keep_best;
+  std::set<int64_t> keep = strategy_->Frontier(Context());
+  auto ranked = RankCompleted(trials_, config_.objective);
+  for (size_t i = 0; i < ranked.size() && static_cast<int>(i) < keep_best; ++i) keep.insert(ranked[i]->id);
+  for (const auto& t : trials_) {
+    if (IsFinished(t.state)) continue;
+    // Unfinished trials (interrupted ones run again on resume) keep their own checkpoints and their
+    // donors'.
+    keep.insert(t.id);
+    keep.insert(t.parents.begin(), t.parents.end());
+  }
+  for (auto& t : trials_) {
+    if (!IsFinished(t.state) || keep.count(t.id) || t.checkpoint_dir.empty() ||
+        checkpoints_checked_.count(t.id)) {
+      continue;
+    }
+    checkpoints_checked_.insert(t.id);
+    // The trial's checkpoint and those its earlier attempts left.
+    std::vector<fs::path> folders = {t.checkpoint_dir};
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(t.trial_dir, ec)) {
+      if (entry.path().filename().string().rfind("attempt-", 0) == 0)
+        folders.push_back(entry.path() / "checkpoint");
+    }
+    uintmax_t removed = 0;
+    for (const auto& folder : folders) {
+      if (!fs::is_directory(folder, ec) || fs::is_empty(folder, ec)) continue;
+      std::uintmax_t n = fs::remove_all(folder, ec);
+      if (ec) {
+        observer_.OnMessage("cannot remove the checkpoint " + folder.string() + ": " + ec.message());
+        continue;
+      }
+      removed += n;
+    }
+    if (removed == 0) continue;  // it saved nothing: nothing to record
+    std::string path = t.checkpoint_dir;
+    t.checkpoint_dir.clear();
+    HYP_RETURN_IF_ERROR(
+        SaveTrial(t, "checkpoint_removed",
+                  Json{{"path", path},
+                       {"reason", "not on the strategy's frontier and not among the " +
+                                      std::to_string(keep_best) + " best trials (checkpoints.keep_best)"}}));
+  }
   return Status::Ok();
 }
 
@@ -633,6 +825,7 @@ Status Orchestrator::Loop() {
     for (auto& [id, running] : running_) HYP_RETURN_IF_ERROR(PollMetrics(*running, false));
     HYP_RETURN_IF_ERROR(CheckDeadlines());
     HYP_RETURN_IF_ERROR(FillSlots());
+    HYP_RETURN_IF_ERROR(ApplyRetention());
 
     bool pending_left = std::any_of(trials_.begin(), trials_.end(),
                                     [](const Trial& t) { return t.state == TrialState::kPending; });

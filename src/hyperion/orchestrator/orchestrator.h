@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,7 @@
 #include "hyperion/executor/executor.h"
 #include "hyperion/executor/metric_stream.h"
 #include "hyperion/experiment/config.h"
+#include "hyperion/pruner/pruner.h"
 #include "hyperion/storage/storage.h"
 #include "hyperion/strategy/strategy.h"
 
@@ -78,6 +80,18 @@ class Orchestrator {
   Status HandleExit(const TrialExit& exit);
   Status CheckDeadlines();
   void StopTrial(Running& running, TrialState end_state, const std::string& reason, bool immediately);
+  // Asks a running trial to stop through control.json; SIGTERM follows after the grace period.
+  void RequestPrune(Running& running, const std::string& source, const std::string& rationale,
+                    const Json& evidence);
+  // Applies a strategy's prune decisions (running: asked to stop; pending or completed: marked pruned).
+  Status ApplyPrunes(const std::vector<PruneDecision>& prunes);
+  // Shows the pruner a running trial's new reports of the objective.
+  Status CheckPruner(Running& running);
+  // Removes the checkpoints no trial may need any more (config `checkpoints`).
+  Status ApplyRetention();
+  // Fills in what a proposal asks of the trial: its span of training and the checkpoint it restores.
+  Status PrepareBranch(const Proposal& proposal, Trial& trial);
+  StrategyContext Context() const;
   void StopAll(TrialState end_state, const std::string& reason, bool immediately);
   Status SaveTrial(const Trial& trial, const std::string& event_type, Json payload);
   Status RecoverUnfinished();
@@ -98,6 +112,7 @@ class Orchestrator {
   Storage& storage_;
   std::unique_ptr<Strategy> strategy_;
   std::unique_ptr<Executor> executor_;
+  std::unique_ptr<Pruner> pruner_;  // nullptr when the config names none
   RunObserver& observer_;
 
   const std::string owner_;  // "host:pid"
@@ -107,6 +122,9 @@ class Orchestrator {
   std::vector<Trial> trials_;                            // every trial of the experiment, by number
   std::map<int64_t, std::unique_ptr<Running>> running_;  // by trial id
   std::map<int64_t, int> failures_;                      // failed attempts by trial id, for retries
+  std::map<int64_t, std::vector<StepValue>> curves_;     // the objective's reports, latest attempt, by id
+  std::set<int64_t> checkpoints_checked_;                // finished trials retention has dealt with
+  bool retention_due_ = true;                            // a trial ended or was pruned since the last pass
   double start_time_ = 0;                                // monotonic
   bool proposals_done_ = false;                          // budget reached or strategy exhausted
   std::string end_reason_;
