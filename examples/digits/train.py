@@ -12,7 +12,10 @@ so the last report, which is the trial's value, is a settled one.
 
 With --checkpoint it saves model, optimizer and RNG state after every epoch into
 hyperion.checkpoint_dir(); when Hyperion sets HYPERION_RESTORE_FROM it resumes
-from the checkpoint there and trains on up to --epochs.
+from the checkpoint there (its own earlier attempt's, or the parent's in a beam,
+PBT or evolution run) and trains on. Under a config with `training: {unit:
+epochs, max: N}` the trial trains only its span, hyperion.budget() = (from, to);
+--epochs must then be N, so the learning-rate schedule spans the whole run.
 """
 
 import argparse
@@ -108,7 +111,12 @@ def save_checkpoint(folder, epoch, model, optimizer, shuffle):
 def load_checkpoint(folder, model, optimizer, shuffle):
     state = torch.load(os.path.join(folder, CHECKPOINT_FILE), map_location="cpu")
     model.load_state_dict(state["model"])
+    # The optimizer's moments carry over; its hyperparameters are this trial's own (a branch may have changed
+    # the learning rate or the weight decay), not the ones saved with the parent's state.
+    own = [{k: v for k, v in group.items() if k != "params"} for group in optimizer.param_groups]
     optimizer.load_state_dict(state["optimizer"])
+    for group, settings in zip(optimizer.param_groups, own):
+        group.update(settings)
     torch.set_rng_state(state["torch_rng"])
     shuffle.set_state(state["shuffle_rng"])
     return state["epoch"]
@@ -133,8 +141,14 @@ def main(argv=None):
         if start >= args.epochs:
             print("the checkpoint is already at --epochs %d: nothing to train" % args.epochs, flush=True)
     folder = hyperion.checkpoint_dir() if args.checkpoint else None
+    end = args.epochs
+    span = hyperion.budget()
+    if span:
+        end = min(int(round(span[1])), args.epochs)
+        if start != int(round(span[0])):
+            print("starting at epoch %d for the span %g-%g" % (start, span[0], span[1]), flush=True)
 
-    for epoch in range(start + 1, args.epochs + 1):
+    for epoch in range(start + 1, end + 1):
         if args.schedule == "cosine":  # a function of the epoch alone, so a restored run follows the same curve
             for group in optimizer.param_groups:
                 group["lr"] = args.lr * 0.5 * (1.0 + math.cos(math.pi * (epoch - 1) / args.epochs))
