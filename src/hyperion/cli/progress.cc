@@ -69,8 +69,15 @@ void ConsoleProgress::OnRunStarted(const ExperimentRecord& experiment, const std
 }
 
 void ConsoleProgress::OnTrialStarted(const Trial& trial) {
+  std::string what;
+  if (!trial.parents.empty())
+    what = "  " + trial.op + (trial.change_label.empty() ? "" : ": " + trial.change_label);
+  if (trial.budget_from && trial.budget_to && config_.training.enabled()) {
+    what += "  " + config_.training.unit + " " + FormatNumber(*trial.budget_from) + "-" +
+            FormatNumber(*trial.budget_to);
+  }
   Line("#" + std::to_string(trial.number) + " started" +
-       (trial.attempt > 1 ? " (attempt " + std::to_string(trial.attempt) + ")" : "") + "  " +
+       (trial.attempt > 1 ? " (attempt " + std::to_string(trial.attempt) + ")" : "") + what + "  " +
        FormatParams(trial.params));
 }
 

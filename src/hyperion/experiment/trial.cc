@@ -86,6 +86,8 @@ Json Trial::ToJson() const {
               {"attempt", attempt},
               {"error", error.empty() ? Json() : Json(error)},
               {"trial_dir", trial_dir},
+              {"checkpoint_dir", checkpoint_dir},
+              {"restore_from", restore_from},
               {"created_at", optional(created_at)},
               {"started_at", optional(started_at)},
               {"ended_at", optional(ended_at)}};
