@@ -459,6 +459,48 @@ std::string DecisionLabel(const std::string& type) {
   return "removed";
 }
 
+// One trial of a trace: its tree line, then labelled fields, each behind a rail while the lineage goes on.
+std::string TraceBlock(const Graph& g, const Trial& t, const Trial* parent, bool more, bool color) {
+  std::string out = NodeLine(g, t, color) + "\n";
+  auto field = [&](const std::string& label, const std::string& text) {
+    std::string padded = label;
+    padded.resize(std::max<size_t>(label.size() + 1, 11), ' ');
+    out += (more ? "│  " : "   ") + padded + text + "\n";
+  };
+  Json changed = ChangedJson(t, parent);
+  if (!parent) {
+    field("params", t.params.empty() ? "(none)" : FormatParams(t.params));
+  } else if (changed.empty()) {
+    field("changed", "nothing: same params as " + Num(parent->number));
+  } else {
+    std::vector<std::string> parts;
+    for (const auto& [name, change] : changed.items()) {
+      parts.push_back(name + " " + (change.contains("from") ? ValueText(change["from"]) : "(unset)") +
+                      " -> " + (change.contains("to") ? ValueText(change["to"]) : "(unset)"));
+    }
+    field("changed", JoinStrings(parts));
+  }
+  if (!t.restore_from.empty()) field("restored", t.restore_from);
+  if (!t.checkpoint_dir.empty()) field("checkpoint", t.checkpoint_dir);
+  if (!t.rationale.empty()) field("rationale", OneLine(t.rationale));
+  if (std::string ev = EvidenceText(t.evidence); !ev.empty()) field("evidence", ev);
+  for (const Trial* other : g.OtherParents(t)) {
+    std::string text = Num(other->number) + " " + StateValue(*other, color) + "  " + other->op;
+    if (!other->rationale.empty()) text += ": " + OneLine(other->rationale);
+    field("merged", text);
+  }
+  bool pruned_event = false;
+  for (const Event* e : g.Events(t)) {
+    if (!IsDecision(*e)) continue;
+    pruned_event |= e->type == "trial_pruned";
+    field(DecisionLabel(e->type), DecisionText(*e));
+  }
+  // The stored reason, unless a prune event already said it.
+  if (!t.error.empty() && !(t.state == TrialState::kPruned && pruned_event))
+    field(TrialStateName(t.state), OneLine(t.error));
+  return out;
+}
+
 }  // namespace
 
 // --- the public functions
@@ -555,45 +597,8 @@ Result<std::string> RenderTrace(const GraphData& data, int64_t number, const Tre
                     " from root " + Num(lineage.front()->number) + "\n";
   out += ObjectiveText(g) + "\n";
   for (size_t i = 0; i < lineage.size(); ++i) {
-    const Trial& t = *lineage[i];
-    const Trial* parent = i == 0 ? nullptr : lineage[i - 1];
-    const std::string rail = i + 1 < lineage.size() ? "│  " : "   ";
-    auto field = [&](const std::string& label, const std::string& text) {
-      std::string padded = label;
-      padded.resize(std::max<size_t>(label.size() + 1, 11), ' ');
-      out += rail + padded + text + "\n";
-    };
-    out += (i == 0 ? "\n" : "│\n") + NodeLine(g, t, style.color) + "\n";
-    Json changed = ChangedJson(t, parent);
-    if (!parent) {
-      field("params", t.params.empty() ? "(none)" : FormatParams(t.params));
-    } else if (changed.empty()) {
-      field("changed", "nothing: same params as " + Num(parent->number));
-    } else {
-      std::vector<std::string> parts;
-      for (const auto& [name, change] : changed.items()) {
-        parts.push_back(name + " " + (change.contains("from") ? ValueText(change["from"]) : "(unset)") +
-                        " -> " + (change.contains("to") ? ValueText(change["to"]) : "(unset)"));
-      }
-      field("changed", JoinStrings(parts));
-    }
-    if (!t.restore_from.empty()) field("restored", t.restore_from);
-    if (!t.checkpoint_dir.empty()) field("checkpoint", t.checkpoint_dir);
-    if (!t.rationale.empty()) field("rationale", OneLine(t.rationale));
-    if (std::string ev = EvidenceText(t.evidence); !ev.empty()) field("evidence", ev);
-    for (const Trial* other : g.OtherParents(t)) {
-      std::string text = Num(other->number) + " " + StateValue(*other, style.color) + "  " + other->op;
-      if (!other->rationale.empty()) text += ": " + OneLine(other->rationale);
-      field("merged", text);
-    }
-    bool pruned_event = false;
-    for (const Event* e : g.Events(t)) {
-      if (!IsDecision(*e)) continue;
-      pruned_event |= e->type == "trial_pruned";
-      field(DecisionLabel(e->type), DecisionText(*e));
-    }
-    if (!t.error.empty() && !(t.state == TrialState::kPruned && pruned_event))
-      field(TrialStateName(t.state), OneLine(t.error));
+    out += i == 0 ? "\n" : "│\n";
+    out += TraceBlock(g, *lineage[i], i == 0 ? nullptr : lineage[i - 1], i + 1 < lineage.size(), style.color);
   }
   return out;
 }
