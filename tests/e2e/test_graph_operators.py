@@ -77,7 +77,7 @@ checkpoints: {keep_best: 1}
                 continue
             self.assertEqual(len(t["parents"]), 1)
             self.assertRestoredFromParent(t, ids)
-            self.assertTrue(t["change_label"], t)
+            self.assertTrue(t["change"], t)
             self.assertTrue(t["rationale"], t)
         # At each level the two best continue; the other two are pruned with their rank in the reason.
         for level in (0, 2, 4):
@@ -141,7 +141,7 @@ parallel: 2
             # Not the member's own checkpoint, and not any newer checkpoint of the donor's member.
             own = [x for x in trials if x["evidence"].get("member") == member and x["number"] < t["number"]]
             self.assertNotIn(self.lineage_record(t["number"])["restored"]["writer"], [x["number"] for x in own])
-            self.assertIn("#%d" % donor["number"], t["change_label"] + t["rationale"])
+            self.assertIn("#%d" % donor["number"], t["change"] + t["rationale"])
         # Every member trained to the end.
         ends = {}
         for t in trials:

@@ -4,10 +4,12 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <cerrno>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
 
+#include "hyperion/cli/graph_view.h"
 #include "hyperion/cli/progress.h"
 #include "hyperion/common/clock.h"
 #include "hyperion/common/text.h"
@@ -302,16 +304,24 @@ int Best(const QueryOptions& options) {
   return kExitOk;
 }
 
-int Show(const QueryOptions& options) {
-  std::string text = options.trial;
+// "12" or "#12".
+Result<int64_t> ParseTrialNumber(const std::string& argument, const std::string& command) {
+  std::string text = argument;
   if (!text.empty() && text[0] == '#') text = text.substr(1);
   char* end = nullptr;
+  errno = 0;
   long long number = std::strtoll(text.c_str(), &end, 10);
-  if (text.empty() || *end != '\0' || number <= 0) {
-    return Fail(
-        InvalidArgumentError("'" + options.trial + "' is not a trial number; use e.g. `hyperion show 3`"),
-        kExitUsage);
+  if (text.empty() || *end != '\0' || number <= 0 || errno == ERANGE) {
+    return InvalidArgumentError("'" + argument + "' is not a trial number; use e.g. `hyperion " + command +
+                                " 3`");
   }
+  return static_cast<int64_t>(number);
+}
+
+int Show(const QueryOptions& options) {
+  auto parsed = ParseTrialNumber(options.trial, "show");
+  if (!parsed.ok()) return Fail(parsed.status(), kExitUsage);
+  long long number = *parsed;
   auto loaded =
       LoadExperiment(options.storage.empty() ? DefaultStorage() : options.storage, options.experiment);
   if (!loaded.ok()) return Fail(loaded.status());
@@ -368,6 +378,64 @@ int Show(const QueryOptions& options) {
   return kExitOk;
 }
 
+// The whole experiment for the graph views: its trials and its event log.
+Result<GraphData> LoadGraph(const QueryOptions& options) {
+  HYP_ASSIGN_OR_RETURN(
+      auto loaded,
+      LoadExperiment(options.storage.empty() ? DefaultStorage() : options.storage, options.experiment));
+  GraphData data;
+  data.experiment = loaded.experiment;
+  HYP_ASSIGN_OR_RETURN(data.trials, loaded.storage->ListTrials(loaded.experiment.id));
+  constexpr int kPage = 10000;
+  int64_t after = 0;
+  while (true) {
+    HYP_ASSIGN_OR_RETURN(auto page, loaded.storage->ListEvents(loaded.experiment.id, after, kPage));
+    if (page.empty()) break;
+    after = page.back().id;
+    bool full = static_cast<int>(page.size()) == kPage;
+    data.events.insert(data.events.end(), std::make_move_iterator(page.begin()),
+                       std::make_move_iterator(page.end()));
+    if (!full) break;
+  }
+  return data;
+}
+
+// Colours only on a terminal, and never with NO_COLOR set (https://no-color.org).
+TreeStyle StyleForStdout() {
+  TreeStyle style;
+  const char* no_color = std::getenv("NO_COLOR");
+  style.color = ::isatty(STDOUT_FILENO) == 1 && !(no_color && *no_color);
+  return style;
+}
+
+int Tree(const QueryOptions& options) {
+  auto data = LoadGraph(options);
+  if (!data.ok()) return Fail(data.status());
+  if (options.json) {
+    PrintJson(TreeJson(*data));
+    return kExitOk;
+  }
+  std::fputs(RenderTree(*data, StyleForStdout()).c_str(), stdout);
+  return kExitOk;
+}
+
+int Trace(const QueryOptions& options) {
+  auto number = ParseTrialNumber(options.trial, "trace");
+  if (!number.ok()) return Fail(number.status(), kExitUsage);
+  auto data = LoadGraph(options);
+  if (!data.ok()) return Fail(data.status());
+  if (options.json) {
+    auto json = TraceJson(*data, *number);
+    if (!json.ok()) return Fail(json.status(), kExitUsage);
+    PrintJson(*json);
+    return kExitOk;
+  }
+  auto text = RenderTrace(*data, *number, StyleForStdout());
+  if (!text.ok()) return Fail(text.status(), kExitUsage);
+  std::fputs(text->c_str(), stdout);
+  return kExitOk;
+}
+
 void AddQueryOptions(CLI::App* command, QueryOptions& options, bool with_json) {
   command->add_option("--storage", options.storage,
                       "experiment database: sqlite:///path/to/file.db or a path (default ./hyperion.db, or "
@@ -386,7 +454,8 @@ int Main(int argc, char** argv) {
   app.require_subcommand(1);
   app.footer(
       "Examples:\n  hyperion run examples/digits/hyperion.yaml --parallel 2\n  hyperion trials --json\n"
-      "  hyperion best\n  hyperion show 3\n\nSee README.md for the config reference.");
+      "  hyperion best\n  hyperion show 3\n  hyperion tree\n  hyperion trace 12\n\nSee README.md for the "
+      "config reference.");
 
   RunOptions run;
   auto* run_cmd =
@@ -423,6 +492,16 @@ int Main(int argc, char** argv) {
   show_cmd->add_option("trial", show.trial, "trial number, e.g. 3 or #3")->required();
   AddQueryOptions(show_cmd, show, true);
 
+  QueryOptions tree, trace;
+  auto* tree_cmd = app.add_subcommand(
+      "tree", "The experiment graph: every trial under its primary parent, with merges, prunes and the best");
+  AddQueryOptions(tree_cmd, tree, true);
+  auto* trace_cmd = app.add_subcommand(
+      "trace",
+      "The lineage of one trial from its root: what changed at each step, why, and what was decided");
+  trace_cmd->add_option("trial", trace.trial, "trial number, e.g. 12 or #12")->required();
+  AddQueryOptions(trace_cmd, trace, true);
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -434,6 +513,8 @@ int Main(int argc, char** argv) {
   if (trials_cmd->parsed()) return Trials(trials);
   if (best_cmd->parsed()) return Best(best);
   if (show_cmd->parsed()) return Show(show);
+  if (tree_cmd->parsed()) return Tree(tree);
+  if (trace_cmd->parsed()) return Trace(trace);
   return kExitUsage;
 }
 

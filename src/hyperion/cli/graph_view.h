@@ -1,0 +1,68 @@
+// The experiment graph as people and programs read it: `hyperion tree` (every trial, indented along primary
+// parents) and `hyperion trace TRIAL` (one lineage, root first, with the why of every step).
+//
+// Contract: pure functions from an experiment's record, trials and events to text or JSON. No I/O, no clock,
+// no environment: the caller loads the data and decides about colour. Trials may come in any order; output
+// is ordered by trial number (roots by number, the children of a node by number). Parent ids that name no
+// trial of the input make their trial a root. Any thread.
+//
+// Shapes (docs/graph.md has examples):
+//   tree text   header (experiment, strategy, counts by state; the objective once), one line per trial
+//               ("#12 ✓ 0.412  perturb  lr x3  epochs 5-10"), a footer naming the best trial. A merge sits
+//               under its primary parent and names its other parents; each other parent gets a "-> #40
+//               (merge)" line. Lines deeper than TreeStyle::full_depth elide the middle of their indentation
+//               ("…+37"), so the width stays bounded whatever the depth.
+//   tree JSON   {"experiment", "strategy", "objective", "training", "counts", "nodes", "edges", "best"}
+//   trace text  one block per trial from the root to TRIAL: its line, the params it changed, where it
+//               restored from, rationale, evidence, other parents, and the prune/promotion decisions.
+//   trace JSON  {"experiment", "objective", "trial", "lineage": [root first ...]}
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "hyperion/common/json.h"
+#include "hyperion/common/status.h"
+#include "hyperion/experiment/trial.h"
+#include "hyperion/storage/storage.h"
+
+namespace hyperion::cli {
+
+// What the views read: one experiment, all its trials and its event log.
+struct GraphData {
+  ExperimentRecord experiment;
+  std::vector<Trial> trials;
+  std::vector<Event> events;
+};
+
+struct TreeStyle {
+  bool color = false;   // ANSI colours (the caller checks for a terminal and NO_COLOR)
+  int full_depth = 24;  // lines up to this depth are indented in full (3 columns a level)
+  int kept_levels = 8;  // deeper lines keep this many levels at each end of their indentation
+};
+
+// The best trial: the best completed one with a finite value, ties to the lowest number. Never a pruned,
+// failed or running one.
+std::optional<int64_t> BestTrialNumber(const GraphData& data);
+
+std::string RenderTree(const GraphData& data, const TreeStyle& style = {});
+
+// nodes: every trial's JSON (as `trials --json`) plus "depth" (0 for a root), "parent_numbers",
+// "children" (primary children), "merge_children" (merges this trial is another parent of),
+// "restore_from", "checkpoint_dir" and "pruned_reason" (null unless pruned); ordered by number.
+// edges: {"from", "to", "kind": "primary" | "merge", "label": the child's change label}, ordered by "to".
+Json TreeJson(const GraphData& data);
+
+// The lineage of trial `number`, root first. kNotFound when the experiment has no such trial; the message
+// names the numbers it has.
+Result<std::string> RenderTrace(const GraphData& data, int64_t number, const TreeStyle& style = {});
+
+// lineage entries: the tree's node JSON plus "changed" ({param: {"from": old, "to": new}}, a key left out
+// when the param is absent on that side; every param with only "to" for the root), "other_parents"
+// ([{"number", "value", "state", "operator", "rationale"}]) and "decisions" ([{"type", "source", "reason",
+// "evidence", "time"}] from the trial_pruned, trial_promoted and checkpoint_removed events, oldest first).
+Result<Json> TraceJson(const GraphData& data, int64_t number);
+
+}  // namespace hyperion::cli

@@ -1,0 +1,131 @@
+"""`hyperion tree` and `hyperion trace` on a real run: a small random search (every trial a root), read back as
+text and as JSON, and the errors for a trial that does not exist."""
+
+import json
+import unittest
+
+from e2e_support import HyperionTestCase
+
+RANDOM = """
+name: graph-random
+command: [@PY@, @FIX@/trial.py, report, "{x}"]
+objective: {metric: loss, mode: min}
+space:
+  x: {type: float, low: 0, high: 1}
+  depth: {type: int, low: 1, high: 4}
+strategy: {type: random, seed: 5}
+budget: {max_trials: 5}
+trial: {kill_grace: 1s}
+env: {RECORD_DIR: "@REC@"}
+"""
+
+
+class GraphCliTest(HyperionTestCase):
+    def setUp(self):
+        super().setUp()
+        r = self.run_experiment(self.write_config(RANDOM), "-q")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.stored = self.trials()
+        self.assertEqual(len(self.stored), 5)
+        self.best = min(self.stored, key=lambda t: (t["value"], t["number"]))
+
+    def cli(self, *args):
+        return self.hyperion(*args, "--storage", self.storage)
+
+    def test_tree_text(self):
+        r = self.cli("tree")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        lines = r.stdout.splitlines()
+        self.assertEqual(lines[0], "experiment 'graph-random'  strategy random  5 trials: 5 completed")
+        self.assertEqual(lines[1], "value: loss (min)")
+        self.assertEqual(len(lines), 2 + 5 + 1, r.stdout)
+        self.assertNotIn("\033[", r.stdout, "no colours when stdout is not a terminal")
+        for t, line in zip(self.stored, lines[2:7]):
+            # Every trial of a random search is a root: no indentation, no connector.
+            prefix = "#%d ✓ %s  sample" % (t["number"], "%.6g" % t["value"])
+            self.assertTrue(line.startswith(prefix), (line, prefix))
+            self.assertEqual(line.endswith("★ best"), t["number"] == self.best["number"], line)
+        self.assertEqual(lines[7], "best: #%d loss=%s (min); its lineage: hyperion trace %d"
+                         % (self.best["number"], repr(self.best["value"]), self.best["number"]))
+
+    def test_tree_json(self):
+        r = self.cli("tree", "--json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        tree = json.loads(r.stdout)
+        self.assertEqual(tree["experiment"], "graph-random")
+        self.assertEqual(tree["strategy"], "random")
+        self.assertEqual(tree["objective"], {"metric": "loss", "mode": "min"})
+        self.assertIsNone(tree["training"])
+        self.assertEqual(tree["counts"], {"completed": 5})
+        self.assertEqual(tree["best"], self.best["number"])
+        self.assertEqual(tree["edges"], [])
+        self.assertEqual([n["number"] for n in tree["nodes"]], [1, 2, 3, 4, 5])
+        for node, stored in zip(tree["nodes"], self.stored):
+            self.assertEqual(node["params"], stored["params"])
+            self.assertEqual(node["value"], stored["value"])
+            self.assertEqual(node["operator"], "sample")
+            self.assertEqual(node["depth"], 0)
+            self.assertEqual(node["children"], [])
+            self.assertEqual(node["merge_children"], [])
+            self.assertEqual(node["parent_numbers"], [])
+            self.assertIsNone(node["pruned_reason"])
+
+    def test_trace_text(self):
+        t = self.stored[2]
+        for arg in ("3", "#3"):
+            r = self.cli("trace", arg)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            lines = r.stdout.splitlines()
+            self.assertEqual(lines[0], "trace of #3 in experiment 'graph-random': 1 trial from root #3")
+            self.assertEqual(lines[1], "value: loss (min)")
+            self.assertEqual(lines[2], "")
+            self.assertTrue(lines[3].startswith("#3 ✓ %s  sample" % ("%.6g" % t["value"])), lines[3])
+            self.assertEqual(lines[4], "   params     x=%s depth=%d" % ("%.4g" % t["params"]["x"], t["params"]["depth"]))
+            self.assertTrue(lines[5].startswith("   checkpoint /"), lines[5])
+            self.assertTrue(lines[5].endswith("/trial-0003/checkpoint"), lines[5])
+            self.assertEqual(lines[6], "   rationale  " + t["rationale"])
+            self.assertTrue(lines[7].startswith("   evidence   "), lines[7])
+            self.assertEqual(json.loads(lines[7][len("   evidence   "):]), t["evidence"])
+            self.assertEqual(len(lines), 8, r.stdout)
+
+    def test_trace_json(self):
+        r = self.cli("trace", "3", "--json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        trace = json.loads(r.stdout)
+        self.assertEqual(trace["experiment"], "graph-random")
+        self.assertEqual(trace["trial"], 3)
+        self.assertEqual(len(trace["lineage"]), 1)
+        node = trace["lineage"][0]
+        stored = self.stored[2]
+        self.assertEqual(node["number"], 3)
+        self.assertEqual(node["value"], stored["value"])
+        self.assertEqual(node["rationale"], stored["rationale"])
+        self.assertEqual(node["changed"], {name: {"to": v} for name, v in stored["params"].items()})
+        self.assertEqual(node["other_parents"], [])
+        self.assertEqual(node["decisions"], [])
+
+    def test_unknown_trial_and_bad_input(self):
+        r = self.cli("trace", "999")
+        self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+        self.assertEqual(r.stdout, "")
+        self.assertEqual(r.stderr, "hyperion: experiment 'graph-random' has no trial #999; its trials are #1 to #5\n")
+        r = self.cli("trace", "999", "--json")
+        self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+        r = self.cli("trace", "three")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("'three' is not a trial number", r.stderr)
+        r = self.cli("tree", "--experiment", "graph-randon")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("did you mean 'graph-random'", r.stderr)
+
+    def test_no_database(self):
+        missing = "sqlite://" + self.tmp + "/missing.db"
+        for args in (("tree",), ("trace", "1")):
+            r = self.hyperion(*args, "--storage", missing)
+            best = self.hyperion("best", "--storage", missing)
+            self.assertEqual(r.returncode, best.returncode, r.stderr)
+            self.assertEqual(r.stderr, best.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
