@@ -448,6 +448,8 @@ Status ConfigReader::ReadPruner(const YAML::Node& node, PrunerConfig& pruner) co
     return Status::Ok();
   };
   HYP_RETURN_IF_ERROR(positive("min_step", 0, pruner.min_step));
+  if (node["min_step"] && pruner.min_step <= 0)
+    return Error(node["min_step"], "pruner.min_step", "must be above 0 (the first milestone, in steps)");
   HYP_RETURN_IF_ERROR(positive("reduction", 2, pruner.reduction));
   HYP_RETURN_IF_ERROR(positive("warmup_steps", 0, pruner.warmup_steps));
   if (node["max_step"]) {

@@ -1,4 +1,4 @@
-#include "hyperion/pruner/pruner.h"
+#include "hyperion/strategy/pruner.h"
 
 #include <gtest/gtest.h>
 
@@ -6,8 +6,8 @@
 #include <cmath>
 #include <random>
 
-#include "hyperion/pruner/median_pruner.h"
-#include "hyperion/pruner/rung_pruner.h"
+#include "hyperion/strategy/median_pruner.h"
+#include "hyperion/strategy/rung_pruner.h"
 
 namespace hyperion {
 namespace {

@@ -1,4 +1,4 @@
-#include "hyperion/pruner/verdict.h"
+#include "hyperion/strategy/pruner_verdict.h"
 
 #include <cmath>
 #include <cstdio>

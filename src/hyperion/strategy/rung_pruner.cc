@@ -1,10 +1,10 @@
-#include "hyperion/pruner/rung_pruner.h"
+#include "hyperion/strategy/rung_pruner.h"
 
 #include <algorithm>
 #include <cmath>
 
-#include "hyperion/pruner/curve.h"
-#include "hyperion/pruner/verdict.h"
+#include "hyperion/strategy/pruner_curve.h"
+#include "hyperion/strategy/pruner_verdict.h"
 
 namespace hyperion {
 namespace {

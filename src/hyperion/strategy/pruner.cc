@@ -1,8 +1,8 @@
-#include "hyperion/pruner/pruner.h"
+#include "hyperion/strategy/pruner.h"
 
 #include "hyperion/common/text.h"
-#include "hyperion/pruner/median_pruner.h"
-#include "hyperion/pruner/rung_pruner.h"
+#include "hyperion/strategy/median_pruner.h"
+#include "hyperion/strategy/rung_pruner.h"
 
 namespace hyperion {
 

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "hyperion/experiment/config.h"
-#include "hyperion/pruner/pruner.h"
+#include "hyperion/strategy/pruner.h"
 
 namespace hyperion {
 

@@ -1,4 +1,4 @@
-#include "hyperion/pruner/curve.h"
+#include "hyperion/strategy/pruner_curve.h"
 
 namespace hyperion {
 

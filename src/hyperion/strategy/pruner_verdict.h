@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "hyperion/common/json.h"
-#include "hyperion/pruner/pruner.h"
+#include "hyperion/strategy/pruner.h"
 
 namespace hyperion {
 

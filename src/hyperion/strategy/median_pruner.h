@@ -21,7 +21,7 @@
 
 #include "hyperion/common/status.h"
 #include "hyperion/experiment/config.h"
-#include "hyperion/pruner/pruner.h"
+#include "hyperion/strategy/pruner.h"
 
 namespace hyperion {
 

@@ -1,11 +1,11 @@
-#include "hyperion/pruner/median_pruner.h"
+#include "hyperion/strategy/median_pruner.h"
 
 #include <algorithm>
 #include <cmath>
 #include <vector>
 
-#include "hyperion/pruner/curve.h"
-#include "hyperion/pruner/verdict.h"
+#include "hyperion/strategy/pruner_curve.h"
+#include "hyperion/strategy/pruner_verdict.h"
 
 namespace hyperion {
 namespace {
