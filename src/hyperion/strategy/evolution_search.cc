@@ -96,18 +96,17 @@ class Graph {
     return *at;
   }
 
-  // True when `ancestor` is reachable from t through any of the parents, merges included.
-  bool IsAncestor(const Trial& ancestor, const Trial& t) const {
-    std::vector<int64_t> stack(t.parents.begin(), t.parents.end());
+  // Every trial reachable from t through any of its parents, merges included.
+  std::set<int64_t> Ancestors(const Trial& t) const {
     std::set<int64_t> seen;
+    std::vector<int64_t> stack(t.parents.begin(), t.parents.end());
     while (!stack.empty()) {
       int64_t id = stack.back();
       stack.pop_back();
-      if (id == ancestor.id) return true;
       if (!seen.insert(id).second) continue;
       if (const Trial* p = Find(id)) stack.insert(stack.end(), p->parents.begin(), p->parents.end());
     }
-    return false;
+    return seen;
   }
 
  private:
@@ -411,18 +410,33 @@ ProposeOutcome ContinueElite(const Run& run, int g, size_t slot, const std::vect
   return out;
 }
 
-// The members of `pool` a merge with `first` may take: another root, and neither an ancestor of the other.
-std::vector<const Trial*> Partners(const Run& run, const Trial& first,
-                                   const std::vector<const Trial*>& pool) {
-  std::vector<const Trial*> partners;
-  const int64_t root = run.graph.Root(first).id;
-  for (const Trial* t : pool) {
-    if (run.graph.Root(*t).id == root) continue;
-    if (run.graph.IsAncestor(*t, first) || run.graph.IsAncestor(first, *t)) continue;
-    partners.push_back(t);
+// Who may merge with whom in the pool: members on different branches (roots), neither an ancestor of the
+// other. Ancestries are walked once per member, so the cost stays linear in the experiment's size.
+class Pairing {
+ public:
+  Pairing(const Graph& graph, const std::vector<const Trial*>& pool) : pool_(pool) {
+    for (const Trial* t : pool) {
+      roots_.push_back(graph.Root(*t).id);
+      ancestors_.push_back(graph.Ancestors(*t));
+    }
   }
-  return partners;
-}
+
+  std::vector<const Trial*> Partners(const Trial* first) const {
+    const size_t i = std::find(pool_.begin(), pool_.end(), first) - pool_.begin();
+    std::vector<const Trial*> partners;
+    for (size_t j = 0; j < pool_.size(); ++j) {
+      if (roots_[j] == roots_[i] || ancestors_[i].count(pool_[j]->id) || ancestors_[j].count(pool_[i]->id))
+        continue;
+      partners.push_back(pool_[j]);
+    }
+    return partners;
+  }
+
+ private:
+  const std::vector<const Trial*>& pool_;
+  std::vector<int64_t> roots_;
+  std::vector<std::set<int64_t>> ancestors_;
+};
 
 std::string Described(const Run& run, const Trial& t) {
   return Num(t) + " (" + run.context.objective.metric + " " + Short(*t.value) + ")";
@@ -439,10 +453,12 @@ struct Selection {
 Selection SelectParents(const Run& run, const std::vector<const Trial*>& pool) {
   Selection out;
   const bool cross = std::uniform_real_distribution<double>(0.0, 1.0)(run.rng) < run.settings.crossover;
+  std::optional<Pairing> pairing;
   std::vector<const Trial*> eligible;
   if (cross) {
+    pairing.emplace(run.graph, pool);
     for (const Trial* t : pool) {
-      if (!Partners(run, *t, pool).empty()) eligible.push_back(t);
+      if (!pairing->Partners(t).empty()) eligible.push_back(t);
     }
   }
   if (eligible.empty()) {
@@ -461,7 +477,7 @@ Selection SelectParents(const Run& run, const std::vector<const Trial*>& pool) {
     return out;
   }
   out.first = Select(eligible, run.rng);
-  out.second = Select(Partners(run, *out.first.winner, pool), run.rng);
+  out.second = Select(pairing->Partners(out.first.winner), run.rng);
   return out;
 }
 
