@@ -301,6 +301,17 @@ TEST(Evolution, EachParameterComesFromTheValueTheEvidenceFavours) {
             std::string::npos)
       << p.rationale;
   EXPECT_EQ(p.evidence.at("generation"), 1);
+
+  // The same trials when the objective is maximised with the values negated: the same choices.
+  Objective maximize = Minimize();
+  maximize.mode = ObjectiveMode::kMaximize;
+  for (auto& t : trials) t.value = -*t.value;
+  StrategyContext flipped{space, maximize, trials, 5};
+  ProposeOutcome again = evolution.Propose(flipped);
+  EXPECT_EQ(again.proposal.params.dump(), p.params.dump());
+  EXPECT_EQ(again.proposal.parents, p.parents);
+  EXPECT_EQ(again.proposal.evidence.at("sources").at("lr").at("because"),
+            "3 trials near lr 0.01 average -0.2733 vs 3 near 0.1 average -0.65");
 }
 
 TEST(Evolution, MutatesWhenNoPartnerLiesOnAnotherBranch) {
