@@ -1,6 +1,7 @@
 #include "hyperion/strategy/strategy.h"
 
 #include "hyperion/common/text.h"
+#include "hyperion/strategy/evolution_search.h"
 #include "hyperion/strategy/gp_search.h"
 #include "hyperion/strategy/grid_search.h"
 #include "hyperion/strategy/random_search.h"
@@ -31,6 +32,7 @@ Result<std::unique_ptr<Strategy>> MakeStrategy(const StrategyConfig& config) {
   if (config.type == "grid") return std::unique_ptr<Strategy>(new GridSearch(config.grid_resolution));
   if (config.type == "gp") return std::unique_ptr<Strategy>(new GpSearch());
   if (config.type == "tpe") return std::unique_ptr<Strategy>(new TpeSearch(config.multivariate));
+  if (config.type == "evolution") return std::unique_ptr<Strategy>(new EvolutionSearch(config));
   return InvalidArgumentError("unknown strategy '" + config.type +
                               "'; known strategies: " + JoinStrings(KnownStrategyTypes()));
 }
