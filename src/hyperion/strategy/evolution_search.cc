@@ -410,8 +410,10 @@ ProposeOutcome ContinueElite(const Run& run, int g, size_t slot, const std::vect
   return out;
 }
 
-// Who may merge with whom in the pool: members on different branches (roots), neither an ancestor of the
-// other. Ancestries are walked once per member, so the cost stays linear in the experiment's size.
+// Who may merge with whom in the pool: members on different branches, that is neither descends from the
+// other. Partners from another root (another fresh sample's line) come first; only when there are none do
+// lines that split from a common ancestor pair up, so merges keep happening after one root has taken over
+// the population. Ancestries are walked once per member, so the cost stays linear in the experiment's size.
 class Pairing {
  public:
   Pairing(const Graph& graph, const std::vector<const Trial*>& pool) : pool_(pool) {
@@ -423,13 +425,12 @@ class Pairing {
 
   std::vector<const Trial*> Partners(const Trial* first) const {
     const size_t i = std::find(pool_.begin(), pool_.end(), first) - pool_.begin();
-    std::vector<const Trial*> partners;
+    std::vector<const Trial*> other_root, same_root;
     for (size_t j = 0; j < pool_.size(); ++j) {
-      if (roots_[j] == roots_[i] || ancestors_[i].count(pool_[j]->id) || ancestors_[j].count(pool_[i]->id))
-        continue;
-      partners.push_back(pool_[j]);
+      if (j == i || ancestors_[i].count(pool_[j]->id) || ancestors_[j].count(pool_[i]->id)) continue;
+      (roots_[j] != roots_[i] ? other_root : same_root).push_back(pool_[j]);
     }
-    return partners;
+    return other_root.empty() ? same_root : other_root;
   }
 
  private:
@@ -437,6 +438,14 @@ class Pairing {
   std::vector<int64_t> roots_;
   std::vector<std::set<int64_t>> ancestors_;
 };
+
+// Why two merge parents lie on different branches, for the rationale.
+std::string Branches(const Graph& graph, const Trial& a, const Trial& b) {
+  const Trial& root_a = graph.Root(a);
+  const Trial& root_b = graph.Root(b);
+  if (root_a.id != root_b.id) return "roots " + Num(root_a) + " and " + Num(root_b);
+  return "both descend from " + Num(root_a) + ", neither from the other";
+}
 
 std::string Described(const Run& run, const Trial& t) {
   return Num(t) + " (" + run.context.objective.metric + " " + Short(*t.value) + ")";
@@ -472,7 +481,7 @@ Selection SelectParents(const Run& run, const std::vector<const Trial*>& pool) {
     }
     out.fallback = "Crossover was drawn (probability " + FormatNumber(run.settings.crossover) +
                    ") but no two of the pool's " + Plural(pool.size(), "member") +
-                   " lie on different branches with neither descending from the other (their roots: " +
+                   " lie on different branches: in each pair one descends from the other (their roots: " +
                    JoinStrings(roots) + "), so it is a mutation instead.";
     return out;
   }
@@ -512,8 +521,7 @@ Merge MergeParents(const Run& run, int g, const std::vector<const Trial*>& pool,
   m.text = "crossover of " + Described(run, *m.fitter) + " and " + Described(run, *m.other) +
            ", winners of tournaments of " + std::to_string(m.fitter == a ? size_a : size_b) + " and " +
            std::to_string(m.fitter == a ? size_b : size_a) + " among " + PoolText(run, g, pool.size()) +
-           ", from different branches (roots " + Num(run.graph.Root(*m.fitter)) + " and " +
-           Num(run.graph.Root(*m.other)) + "). " +
+           ", from different branches (" + Branches(run.graph, *m.fitter, *m.other) + "). " +
            (choices.empty() ? "The parents agree on every parameter."
                             : "Where they differ: " + JoinStrings(choices, "; ") + ".");
   return m;
