@@ -739,9 +739,8 @@ Status Orchestrator::CheckPruner(Running& running) {
   PrunerVerdict verdict = pruner_->Check(context, *trial, running.checked_step);
   running.checked_step = newest;
   if (verdict.kind == PrunerVerdict::Kind::kPrune) {
+    // The progress display shows the reason once, when the trial has stopped.
     RequestPrune(running, pruner_->Name(), verdict.rationale, verdict.evidence);
-    observer_.OnMessage("trial #" + std::to_string(trial->number) + " pruned by " + pruner_->Name() + ": " +
-                        verdict.rationale);
   } else if (verdict.kind == PrunerVerdict::Kind::kContinue) {
     Event event;
     event.experiment_id = experiment_.id;
