@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <cmath>
 #include <map>
 #include <random>
 
@@ -22,12 +23,15 @@ constexpr uint32_t kPlanStream = 0x6265616e;  // a node's plan of moves, seeded 
 
 struct Level {
   std::vector<const Trial*> made;  // proposed at this level, by number
-  // What the level ranks: `made`, and without training also the kept nodes of the level before.
+  // What the level ranks: `made`, and without training also the top nodes of the level before.
   std::vector<const Trial*> pool;
-  bool finished = false;             // no trial of the pool is still to finish
-  std::vector<const Trial*> ranked;  // the pool's trials with a value, best first
-  std::vector<const Trial*> kept;    // the first `width` of `ranked`, once the level has finished
-  double budget_to = 0;              // where the level's spans end
+  bool finished = false;  // no trial of the pool is still to finish
+  // The pool's measured trials, best first. Trials this level pruned stay in it, so ranks and the cut-off
+  // read the same on every call.
+  std::vector<const Trial*> ranked;
+  std::vector<const Trial*> top;   // the first `width` of `ranked`, once the level has finished
+  std::vector<const Trial*> kept;  // those of `top` still completed: the nodes that get children
+  double budget_to = 0;            // where the level's spans end
 
   int RankOf(const Trial* trial) const {
     auto it = std::find(ranked.begin(), ranked.end(), trial);
@@ -67,7 +71,7 @@ std::vector<Level> BuildLevels(const StrategyContext& context, int width) {
     Level& level = levels[l];
     level.pool = level.made;
     if (!context.training.enabled() && l > 0) {
-      level.pool.insert(level.pool.end(), levels[l - 1].kept.begin(), levels[l - 1].kept.end());
+      level.pool.insert(level.pool.end(), levels[l - 1].top.begin(), levels[l - 1].top.end());
       std::sort(level.pool.begin(), level.pool.end(),
                 [](const Trial* a, const Trial* b) { return a->number < b->number; });
     }
@@ -76,8 +80,11 @@ std::vector<Level> BuildLevels(const StrategyContext& context, int width) {
     for (const Trial* t : level.made) level.budget_to = std::max(level.budget_to, SpanEnd(*t));
     level.ranked = graph::RankByValue(level.pool, context.objective);
     if (level.finished) {
-      level.kept.assign(level.ranked.begin(),
-                        level.ranked.begin() + std::min<size_t>(width, level.ranked.size()));
+      level.top.assign(level.ranked.begin(),
+                       level.ranked.begin() + std::min<size_t>(width, level.ranked.size()));
+      for (const Trial* t : level.top) {
+        if (t->state == TrialState::kCompleted) level.kept.push_back(t);
+      }
     }
   }
   return levels;
@@ -235,7 +242,7 @@ ProposeOutcome BeamSearch::Propose(const StrategyContext& context) {
             from = 0;
           } else {
             p.restore = true;
-            tail = ", from its checkpoint, " + training.unit + " " + Brief(from) + "->" + Brief(to);
+            tail = "; trains on from its checkpoint, " + training.unit + " " + Brief(from) + "->" + Brief(to);
           }
           p.budget_from = from;
           p.budget_to = to;
@@ -247,7 +254,11 @@ ProposeOutcome BeamSearch::Propose(const StrategyContext& context) {
         if (training.enabled() && child == 1) {
           p.params = node->params;
           p.change_label = "continue";
-          p.rationale = head + "continues unchanged" + tail + ".";
+          p.rationale = head + "continues unchanged" +
+                        (p.restore ? " from its checkpoint, " + training.unit + " " + Brief(*p.budget_from) +
+                                         "->" + Brief(*p.budget_to)
+                                   : tail) +
+                        ".";
           p.evidence["continue"] = true;
           return out;
         }
@@ -297,11 +308,12 @@ ProposeOutcome BeamSearch::Propose(const StrategyContext& context) {
           const std::string& name = chosen_move->spec->name;
           const bool choice = chosen_move->spec->type == ParamType::kCategorical ||
                               chosen_move->spec->type == ParamType::kBool;
-          std::string how = choice ? std::string(chosen_move->direction > 0 ? "the next choice up the list"
-                                                                            : "the next choice down the list")
-                                   : std::string(chosen_move->direction > 0 ? "up " : "down ") +
-                                         Brief(chosen_move->distance) + " of its range" +
-                                         (chosen_move->spec->log ? " on the log scale" : "");
+          std::string how = choice
+                                ? std::string(chosen_move->direction > 0 ? "the next choice up the list"
+                                                                         : "the next choice down the list")
+                                : std::string(chosen_move->direction > 0 ? "up " : "down ") +
+                                      graph::Brief(std::round(chosen_move->distance * 100) / 100) +
+                                      " of its range" + (chosen_move->spec->log ? " on the log scale" : "");
           auto a = age.find(name);
           std::string history = a == age.end()
                                     ? "its first change along this line"
@@ -348,10 +360,11 @@ ProposeOutcome BeamSearch::Propose(const StrategyContext& context) {
     const std::string at =
         training.enabled() ? "at " + AtBudget(training, level.budget_to) : "at level " + std::to_string(l);
     std::vector<int64_t> kept_numbers;
-    for (const Trial* t : level.kept) kept_numbers.push_back(t->number);
-    for (size_t r = level.kept.size(); r < level.ranked.size(); ++r) {
+    for (const Trial* t : level.top) kept_numbers.push_back(t->number);
+    for (size_t r = level.top.size(); r < level.ranked.size(); ++r) {
       const Trial* t = level.ranked[r];
-      const Trial* cutoff = level.kept.back();
+      if (t->state != TrialState::kCompleted) continue;  // pruned already
+      const Trial* cutoff = level.top.back();
       PruneDecision prune;
       prune.trial_id = t->id;
       prune.rationale = "#" + std::to_string(t->number) + " ranked " + Ordinal(static_cast<int64_t>(r) + 1) +
@@ -368,19 +381,25 @@ ProposeOutcome BeamSearch::Propose(const StrategyContext& context) {
                             {"kept", kept_numbers}};
       out.prunes.push_back(std::move(prune));
     }
-    if (level.ranked.empty()) {
+    // An earlier level has done its part (without training its top nodes may since have been pruned by
+    // the level after it, where they were ranked again).
+    if (l + 1 < levels.size() && !levels[l + 1].made.empty()) continue;
+    if (level.kept.empty()) {
       out.kind = ProposeOutcome::Kind::kExhausted;
-      out.reason = "beam: no trial of level " + std::to_string(l) + " completed (" + StateCounts(level.pool) +
-                   "); nothing to branch from";
+      out.reason = level.ranked.empty() ? "beam: no trial of level " + std::to_string(l) + " completed (" +
+                                              StateCounts(level.pool) + "); nothing to branch from"
+                                        : "beam: the best " + std::to_string(level.top.size()) +
+                                              " of level " + std::to_string(l) + " were pruned (" +
+                                              StateCounts(level.pool) + "); nothing left to branch from";
       return out;
     }
     if (training.enabled() && level.budget_to >= training.max) {
-      const Trial* best = level.ranked.front();
+      const Trial* best = level.kept.front();
       out.kind = ProposeOutcome::Kind::kExhausted;
       out.reason = "beam finished: level " + std::to_string(l) + " trained to " +
-                   AtBudget(training, level.budget_to) + "; best #" + std::to_string(best->number) + " (" +
-                   metric + " " + Brief(*best->value) + "), kept " + std::to_string(level.kept.size()) +
-                   " of " + std::to_string(level.ranked.size());
+                   graph::Amount(training, level.budget_to) + "; best #" + std::to_string(best->number) +
+                   " (" + metric + " " + Brief(*best->value) + "), kept " +
+                   std::to_string(level.kept.size()) + " of " + std::to_string(level.ranked.size());
       return out;
     }
   }

@@ -1,12 +1,13 @@
 // Beam search over a tree of training segments ("beam").
 //
 // Level 0 is width x branches fresh samples, each trained for one span (budget 0..span). When every trial of
-// a level has finished, its completed trials are ranked by value (ties to the earlier number): the best
-// `width` are kept and the other completed ones are pruned, each with its rank and the cut-off in the
-// rationale. Each kept node then gets `branches` children at the next level, trained one span further from
-// the node's checkpoint (restore): the first continues unchanged, the others change one parameter one step
-// up or down (0.15-0.25 of its range, on its own scale; a neighbouring choice for categoricals), siblings
-// taking different moves and preferring parameters not changed recently along their line. The search ends
+// a level has finished, its trials with a value are ranked (ties to the earlier number; trials it pruned
+// keep their place, so ranks read the same on every call): the best `width` are kept and the other completed
+// ones are pruned, each with its rank and the cut-off in the rationale. Failed trials are never kept. Each
+// kept node then gets `branches` children at the next level, trained one span further from the node's
+// checkpoint (restore): the first continues unchanged, the others change one parameter one step up or down
+// (0.15-0.25 of its range, on its own scale; a neighbouring choice for categoricals), siblings taking
+// different moves and preferring parameters not changed recently along their line. The search ends
 // ("beam finished") once a level has trained to training.max.
 //
 // Without a training budget every trial is a whole run and beam is a local search that never ends by itself

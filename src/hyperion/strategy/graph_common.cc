@@ -10,10 +10,15 @@ bool HasValue(const Trial& trial) {
   return trial.state == TrialState::kCompleted && trial.value && std::isfinite(*trial.value);
 }
 
+bool Measured(const Trial& trial) {
+  return (trial.state == TrialState::kCompleted || trial.state == TrialState::kPruned) && trial.value &&
+         std::isfinite(*trial.value);
+}
+
 bool Unfinished(const Trial& trial) { return !IsFinished(trial.state); }
 
 std::vector<const Trial*> RankByValue(std::vector<const Trial*> trials, const Objective& objective) {
-  trials.erase(std::remove_if(trials.begin(), trials.end(), [](const Trial* t) { return !HasValue(*t); }),
+  trials.erase(std::remove_if(trials.begin(), trials.end(), [](const Trial* t) { return !Measured(*t); }),
                trials.end());
   std::sort(trials.begin(), trials.end(), [&](const Trial* a, const Trial* b) {
     if (objective.Better(*a->value, *b->value)) return true;
@@ -42,5 +47,7 @@ std::string Brief(double value) {
 }
 
 std::string AtBudget(const Training& training, double at) { return training.unit + " " + Brief(at); }
+
+std::string Amount(const Training& training, double amount) { return Brief(amount) + " " + training.unit; }
 
 }  // namespace hyperion::graph

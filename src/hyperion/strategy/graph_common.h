@@ -14,10 +14,13 @@ namespace hyperion::graph {
 // Completed with a finite value: a trial that can be ranked and branched from.
 bool HasValue(const Trial& trial);
 
+// Completed or pruned with a finite value: it was measured, whether or not its line goes on.
+bool Measured(const Trial& trial);
+
 // Pending, running or interrupted (a resume runs it again): its result is still to come.
 bool Unfinished(const Trial& trial);
 
-// The trials that have a value, best first under the objective; ties go to the earlier number.
+// The measured trials, best first under the objective; ties go to the earlier number.
 std::vector<const Trial*> RankByValue(std::vector<const Trial*> trials, const Objective& objective);
 
 // The end of the trial's span, 0 when it has none.
@@ -29,7 +32,10 @@ std::string Ordinal(int64_t n);
 // A number for a sentence: at most 6 significant digits ("0.93125", "1e-05", "5").
 std::string Brief(double value);
 
-// A point of training as the rationales write it: "epochs 5".
+// A point of training as the rationales write it after "at": "epochs 5".
 std::string AtBudget(const Training& training, double at);
+
+// An amount of training, after "trained to" or "reach": "20 epochs".
+std::string Amount(const Training& training, double amount);
 
 }  // namespace hyperion::graph

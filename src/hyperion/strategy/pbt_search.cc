@@ -235,7 +235,7 @@ ProposeOutcome PbtSearch::Propose(const StrategyContext& context) {
     const std::string head = "PBT " + MemberName(*m) + " (" + trial_text(own) + ")";
     if (n < 2) {
       Proposal* p = continue_from(*m);
-      p->rationale = head + " is the first member to reach " + AtBudget(training, at) +
+      p->rationale = head + " is the first member to reach " + graph::Amount(training, at) +
                      ", with no other to compare with: continue unchanged from its checkpoint, " +
                      span_text(*p->budget_from, *p->budget_to) + ".";
       p->evidence["compared"] = n;
@@ -246,7 +246,7 @@ ProposeOutcome PbtSearch::Propose(const StrategyContext& context) {
     const double top_cutoff = *ranked[count - 1]->latest_completed->value;
     const double bottom_cutoff = *ranked[n - count]->latest_completed->value;
     const std::string standing = " ranks " + Ordinal(rank) + " of the " + std::to_string(n) +
-                                 " members trained to " + AtBudget(training, at) + " or further";
+                                 " members trained to " + graph::Amount(training, at) + " or further";
     Json ranks = Json{{"member_rank", rank},      {"compared", n},
                       {"quantile", quantile_},    {"quantile_count", count},
                       {"top_cutoff", top_cutoff}, {"bottom_cutoff", bottom_cutoff}};
@@ -317,11 +317,11 @@ ProposeOutcome PbtSearch::Propose(const StrategyContext& context) {
                 std::to_string(b->number) + ", " + metric + " " + Brief(*b->value) + ")";
   }
   if (stuck.empty()) {
-    out.reason = "pbt finished: every member trained to " + AtBudget(training, training.max) + best_text;
+    out.reason = "pbt finished: every member trained to " + graph::Amount(training, training.max) + best_text;
   } else {
     out.reason = "pbt finished: member" + std::string(stuck.size() == 1 ? " " : "s ") + JoinStrings(stuck) +
                  " failed with no member left to restart from; the others trained to " +
-                 AtBudget(training, training.max) + best_text;
+                 graph::Amount(training, training.max) + best_text;
   }
   return out;
 }
