@@ -172,7 +172,7 @@ std::string StateCounts(const std::vector<const Trial*>& trials) {
 
 ProposeOutcome BeamSearch::Propose(const StrategyContext& context) {
   const Training& training = context.training;
-  const double span = span_.value_or(training.max / 4);
+  const double span = span_ && *span_ > 0 ? *span_ : training.max / 4;
   const std::string& metric = context.objective.metric;
   const int width = std::max(1, width_), branches = std::max(1, branches_);
   std::vector<Level> levels = BuildLevels(context, width);

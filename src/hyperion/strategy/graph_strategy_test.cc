@@ -306,6 +306,29 @@ TEST(Beam, FailedTrialsAreNeverKept) {
             "exhausted: beam: no trial of level 0 completed (4 failed); nothing to branch from");
 }
 
+TEST(Beam, ANodeWhoseCheckpointIsGoneTrainsItsChildFromScratch) {
+  const Space space = MixedSpace();
+  BeamSearch beam(3, 3, 5.0);
+  SimulatedRun run(space, Maximize(), Epochs(20), 5);
+  run.evaluate = [](const Trial& t) { return ValAcc(t, 20); };
+  run.Run(beam, 9, 3);
+  std::vector<Trial> trials = run.trials;
+  std::vector<const Trial*> all;
+  for (const Trial& t : trials) all.push_back(&t);
+  Trial& best = trials.at(Ranked(all).front()->number - 1);
+  best.checkpoint_dir = "";  // removed by retention
+  ProposeOutcome out = beam.Propose(Context(space, Maximize(), trials, 5, Epochs(20)));
+  ASSERT_EQ(out.kind, ProposeOutcome::Kind::kProposal);
+  EXPECT_EQ(out.proposal.parents, std::vector<int64_t>{best.id});
+  EXPECT_FALSE(out.proposal.restore);
+  EXPECT_EQ(*out.proposal.budget_from, 0);
+  EXPECT_EQ(*out.proposal.budget_to, 10);
+  EXPECT_NE(out.proposal.rationale.find("its checkpoint is gone, so it trains from scratch, epochs 0->10"),
+            std::string::npos)
+      << out.proposal.rationale;
+  EXPECT_EQ(out.prunes.size(), 6u);
+}
+
 TEST(Beam, SameSeedSameGraph) {
   const Space space = MixedSpace();
   auto play = [&](uint64_t seed) {
@@ -627,6 +650,24 @@ TEST(Pbt, WaitsForRunningMembersAndFrontierFollowsTheirLatestTrials) {
   for (const auto& [m, id] : latest) expected.insert(id);
   EXPECT_EQ(expected.size(), 4u);
   EXPECT_EQ(pbt.Frontier(Context(space, Maximize(), run.trials, 8, Epochs(20))), expected);
+}
+
+TEST(Pbt, AMemberWhoseCheckpointIsGoneRestartsFromAnother) {
+  const Space space = PbtSpace();
+  PbtSearch pbt(4, 5.0, 0.25, 0.25);
+  SimulatedRun run(space, Maximize(), Epochs(20), 8);
+  LearnFromLr(run);
+  run.Run(pbt, 4, 4);
+  std::vector<Trial> trials = run.trials;
+  trials[0].checkpoint_dir = "";  // member 0, the first to finish
+  ProposeOutcome out = pbt.Propose(Context(space, Maximize(), trials, 8, Epochs(20)));
+  ASSERT_EQ(out.kind, ProposeOutcome::Kind::kProposal);
+  EXPECT_EQ(out.proposal.op, "exploit");
+  EXPECT_EQ(out.proposal.evidence["member"], 0);
+  EXPECT_EQ(out.proposal.evidence["restart_after"], 1);
+  EXPECT_NE(out.proposal.parents, std::vector<int64_t>{1});
+  EXPECT_NE(out.proposal.rationale.find("its latest trial #1 has no checkpoint left"), std::string::npos)
+      << out.proposal.rationale;
 }
 
 TEST(Pbt, SameSeedSameRun) {

@@ -89,7 +89,7 @@ ProposeOutcome PbtSearch::Propose(const StrategyContext& context) {
         "pbt needs a training budget to train its members in spans; add training: {unit: epochs, max: 20}";
     return out;
   }
-  const double span = span_.value_or(training.max / 4);
+  const double span = span_ && *span_ > 0 ? *span_ : training.max / 4;
   const int population = std::max(2, population_);
   const std::vector<Member> members = BuildMembers(context, population);
   const uint64_t draw = context.trials.size();
@@ -186,8 +186,9 @@ ProposeOutcome PbtSearch::Propose(const StrategyContext& context) {
 
   std::vector<std::string> stuck;
   for (const Member* m : candidates) {
-    if (!graph::HasValue(*m->latest)) {
-      // 3a. Its latest trial failed: restart from the best member that can still train.
+    if (!graph::HasValue(*m->latest) || m->latest->checkpoint_dir.empty()) {
+      // 3a. Its latest trial failed (or its checkpoint is gone): restart from the best member that can
+      // still train.
       const Trial* last = m->latest;
       std::vector<const Member*> ranked = rank_members(0);
       const Member* donor = nullptr;
@@ -210,8 +211,9 @@ ProposeOutcome PbtSearch::Propose(const StrategyContext& context) {
         stuck.push_back(std::to_string(m->index));
         continue;
       }
-      const std::string how =
-          last->state == TrialState::kCompleted ? "completed without a value" : TrialStateName(last->state);
+      const std::string how = graph::HasValue(*last)                  ? "has no checkpoint left"
+                              : last->state == TrialState::kCompleted ? "completed without a value"
+                                                                      : TrialStateName(last->state);
       Proposal* p = exploit(*m, *donor);
       p->rationale = "PBT " + MemberName(*m) + ": its latest trial #" + std::to_string(last->number) + " " +
                      how + "; restart from the best member that can still train, " +
@@ -241,7 +243,7 @@ ProposeOutcome PbtSearch::Propose(const StrategyContext& context) {
       p->evidence["compared"] = n;
       return out;
     }
-    const int count = std::min(static_cast<int>(std::ceil(n * quantile_ - 1e-9)), n / 2);
+    const int count = std::max(1, std::min(static_cast<int>(std::ceil(n * quantile_ - 1e-9)), n / 2));
     const int rank = static_cast<int>(std::find(ranked.begin(), ranked.end(), m) - ranked.begin()) + 1;
     const double top_cutoff = *ranked[count - 1]->latest_completed->value;
     const double bottom_cutoff = *ranked[n - count]->latest_completed->value;
@@ -319,9 +321,11 @@ ProposeOutcome PbtSearch::Propose(const StrategyContext& context) {
   if (stuck.empty()) {
     out.reason = "pbt finished: every member trained to " + graph::Amount(training, training.max) + best_text;
   } else {
-    out.reason = "pbt finished: member" + std::string(stuck.size() == 1 ? " " : "s ") + JoinStrings(stuck) +
-                 " failed with no member left to restart from; the others trained to " +
-                 graph::Amount(training, training.max) + best_text;
+    out.reason =
+        "pbt finished: member" + std::string(stuck.size() == 1 ? " " : "s ") + JoinStrings(stuck) +
+        " cannot go on (a failed trial or a lost checkpoint, and no member left to restart from); the "
+        "others trained to " +
+        graph::Amount(training, training.max) + best_text;
   }
   return out;
 }
