@@ -2,7 +2,9 @@
 //
 // Run() asks the strategy for proposals, turns each into a trial (id and number from 1, checkpoint folder
 // "ckpt/<id>", restore_from its donor's folder when the proposal restores), keeps up to `parallel` trials
-// running and finishes the oldest with the value `evaluate` gives (nullopt: the trial failed). Prune
+// running and finishes the oldest with the value `evaluate` gives (nullopt: the trial failed). Time is a
+// counter of finished trials: a trial's created_at is the count when it was proposed and its ended_at the
+// count once it finished, so a test can tell which trials a proposal saw finished. Prune
 // decisions are applied as the orchestrator applies them: a running trial ends pruned, a completed one
 // becomes pruned and keeps its value. Header-only; tests only.
 #pragma once
@@ -44,6 +46,7 @@ class SimulatedRun {
         t.id = static_cast<int64_t>(trials.size()) + 1;
         t.number = t.id;
         t.state = TrialState::kRunning;
+        t.created_at = clock_;
         const Proposal& p = outcome.proposal;
         t.params = p.params;
         t.parents = p.parents;
@@ -66,6 +69,7 @@ class SimulatedRun {
       std::optional<double> value = evaluate(done);
       done.state = value ? TrialState::kCompleted : TrialState::kFailed;
       done.value = value;
+      done.ended_at = ++clock_;
     }
   }
 
@@ -89,6 +93,7 @@ class SimulatedRun {
   Objective objective_;
   Training training_;
   uint64_t seed_;
+  double clock_ = 0;
 };
 
 }  // namespace hyperion::testing

@@ -1,9 +1,11 @@
 #include "hyperion/strategy/strategy.h"
 
 #include "hyperion/common/text.h"
+#include "hyperion/strategy/beam_search.h"
 #include "hyperion/strategy/evolution_search.h"
 #include "hyperion/strategy/gp_search.h"
 #include "hyperion/strategy/grid_search.h"
+#include "hyperion/strategy/pbt_search.h"
 #include "hyperion/strategy/random_search.h"
 #include "hyperion/strategy/tpe_search.h"
 
@@ -33,6 +35,13 @@ Result<std::unique_ptr<Strategy>> MakeStrategy(const StrategyConfig& config) {
   if (config.type == "gp") return std::unique_ptr<Strategy>(new GpSearch());
   if (config.type == "tpe") return std::unique_ptr<Strategy>(new TpeSearch(config.multivariate));
   if (config.type == "evolution") return std::unique_ptr<Strategy>(new EvolutionSearch(config));
+  if (config.type == "beam") {
+    return std::unique_ptr<Strategy>(new BeamSearch(config.width, config.branches, config.span));
+  }
+  if (config.type == "pbt") {
+    return std::unique_ptr<Strategy>(
+        new PbtSearch(config.population, config.span, config.quantile, config.resample));
+  }
   return InvalidArgumentError("unknown strategy '" + config.type +
                               "'; known strategies: " + JoinStrings(KnownStrategyTypes()));
 }

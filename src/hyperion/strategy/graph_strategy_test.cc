@@ -1,0 +1,704 @@
+// Beam search and PBT played through the simulated orchestrator: the graph they build (levels, members,
+// parents, spans, restores), the prunes, the end of the search, and that every value is valid.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <set>
+
+#include "hyperion/strategy/beam_search.h"
+#include "hyperion/strategy/graph_common.h"
+#include "hyperion/strategy/mutation.h"
+#include "hyperion/strategy/pbt_search.h"
+#include "hyperion/strategy/simulated_run.h"
+
+namespace hyperion {
+namespace {
+
+using hyperion::testing::SimulatedRun;
+
+ParamSpec Number(const std::string& name, ParamType type, double low, double high, bool log = false,
+                 std::optional<double> step = std::nullopt) {
+  ParamSpec spec;
+  spec.name = name;
+  spec.type = type;
+  spec.low = low;
+  spec.high = high;
+  spec.log = log;
+  spec.step = step;
+  return spec;
+}
+
+ParamSpec Choice(const std::string& name, std::vector<Json> choices) {
+  ParamSpec spec;
+  spec.name = name;
+  spec.type = ParamType::kCategorical;
+  spec.choices = std::move(choices);
+  return spec;
+}
+
+// Every kind of parameter: log float, log int, int, float on a step grid, categorical, and momentum and
+// nesterov only when the optimizer is sgd.
+Space MixedSpace() {
+  ParamSpec momentum = Number("momentum", ParamType::kFloat, 0, 0.99);
+  momentum.when = {Condition{"optimizer", {Json("sgd")}}};
+  ParamSpec nesterov;
+  nesterov.name = "nesterov";
+  nesterov.type = ParamType::kBool;
+  nesterov.when = momentum.when;
+  auto space = Space::Create(
+      {Number("lr", ParamType::kFloat, 1e-4, 1e-1, true), Number("width", ParamType::kInt, 16, 512, true),
+       Number("depth", ParamType::kInt, 1, 8), Number("dropout", ParamType::kFloat, 0, 0.5, false, 0.05),
+       Choice("batch_size", {16, 32, 64, 128}), Choice("optimizer", {"adam", "sgd"}), momentum, nesterov});
+  EXPECT_TRUE(space.ok()) << space.status().message();
+  return *space;
+}
+
+Objective Maximize() {
+  Objective objective;
+  objective.metric = "val_acc";
+  objective.mode = ObjectiveMode::kMaximize;
+  return objective;
+}
+
+Training Epochs(double max) { return Training{"epochs", max}; }
+
+double Rounded(double x) { return std::round(x * 1000) / 1000; }
+
+// In [0, 1], best at lr 0.01, dropout 0.2, depth 4 (and momentum 0.9 with sgd).
+double Quality(const Json& params) {
+  double lr = std::log10(params["lr"].get<double>()) + 2;
+  double dropout = params["dropout"].get<double>() - 0.2;
+  double depth = (params["depth"].get<int64_t>() - 4) / 4.0;
+  double q = 1 - 0.2 * lr * lr - dropout * dropout - 0.1 * depth * depth;
+  if (params.contains("momentum")) q -= 0.05 * std::abs(params["momentum"].get<double>() - 0.9);
+  return q;
+}
+
+// Better values and longer training score higher; three decimals, so rationales print them exactly.
+double ValAcc(const Trial& t, double max) {
+  return Rounded(0.5 + 0.45 * Quality(t.params) * std::sqrt(t.budget_to.value_or(max) / max));
+}
+
+int LevelOf(const Trial& t) { return t.evidence.value("level", -1); }
+int MemberOf(const Trial& t) { return t.evidence.value("member", -1); }
+
+// Best first, ties to the earlier number: the order both strategies rank by.
+std::vector<const Trial*> Ranked(std::vector<const Trial*> trials) {
+  std::sort(trials.begin(), trials.end(), [](const Trial* a, const Trial* b) {
+    if (*a->value != *b->value) return *a->value > *b->value;
+    return a->number < b->number;
+  });
+  return trials;
+}
+
+StrategyContext Context(const Space& space, const Objective& objective, const std::vector<Trial>& trials,
+                        uint64_t seed, Training training) {
+  return StrategyContext{space, objective, trials, seed, std::move(training)};
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// beam
+
+TEST(Beam, MadeByTheFactory) {
+  StrategyConfig config;
+  config.type = "beam";
+  auto strategy = MakeStrategy(config);
+  ASSERT_TRUE(strategy.ok());
+  EXPECT_EQ((*strategy)->Name(), "beam");
+}
+
+TEST(Beam, LevelsSpansRestoresAndPrunesDownToTrainingMax) {
+  const Space space = MixedSpace();
+  BeamSearch beam(3, 3, 5.0);
+  SimulatedRun run(space, Maximize(), Epochs(20), 7);
+  run.evaluate = [](const Trial& t) { return ValAcc(t, 20); };
+  const std::string end = run.Run(beam, 1000, 4);
+
+  ASSERT_EQ(run.trials.size(), 36u);  // 4 levels of width 3 x branches 3
+  std::map<int, std::vector<const Trial*>> levels;
+  for (const Trial& t : run.trials) {
+    EXPECT_TRUE(space.Validate(t.params).ok()) << t.params.dump();
+    EXPECT_FALSE(t.rationale.empty());
+    levels[LevelOf(t)].push_back(&t);
+  }
+  ASSERT_EQ(levels.size(), 4u);
+  for (const auto& [l, made] : levels) {
+    ASSERT_EQ(made.size(), 9u) << "level " << l;
+    for (const Trial* t : made) {
+      ASSERT_TRUE(t->budget_from && t->budget_to);
+      EXPECT_EQ(*t->budget_from, 5.0 * l) << "#" << t->number;  // spans chain contiguously
+      EXPECT_EQ(*t->budget_to, 5.0 * (l + 1)) << "#" << t->number;
+      if (l == 0) {
+        EXPECT_EQ(t->op, "sample");
+        EXPECT_TRUE(t->parents.empty());
+        EXPECT_EQ(t->restore_from, "");
+        continue;
+      }
+      ASSERT_EQ(t->parents.size(), 1u);
+      const Trial& parent = run.trials.at(t->parents[0] - 1);
+      EXPECT_EQ(LevelOf(parent), l - 1);
+      EXPECT_EQ(t->restore_from, parent.checkpoint_dir);  // continues from exactly its parent
+      EXPECT_EQ(t->restore_from, "ckpt/" + std::to_string(parent.id));
+      EXPECT_EQ(*t->budget_from, *parent.budget_to);
+      EXPECT_EQ(t->op, "branch");
+    }
+  }
+
+  // Each level keeps its best 3 by value and prunes the other 6, ranks and cut-off in the rationale.
+  std::map<int64_t, const PruneDecision*> prunes;
+  for (const auto& p : run.prunes) prunes[p.trial_id] = &p;
+  EXPECT_EQ(prunes.size(), 4u * 6);
+  for (const auto& [l, made] : levels) {
+    std::vector<const Trial*> ranked = Ranked(made);
+    std::set<int64_t> top = {ranked[0]->id, ranked[1]->id, ranked[2]->id};
+    for (size_t r = 0; r < ranked.size(); ++r) {
+      const Trial* t = ranked[r];
+      if (r < 3) {
+        EXPECT_EQ(t->state, TrialState::kCompleted) << "#" << t->number;
+        EXPECT_EQ(prunes.count(t->id), 0u);
+        continue;
+      }
+      EXPECT_EQ(t->state, TrialState::kPruned) << "#" << t->number;
+      ASSERT_EQ(prunes.count(t->id), 1u) << "#" << t->number;
+      EXPECT_EQ(prunes[t->id]->rationale,
+                "#" + std::to_string(t->number) + " ranked " + std::to_string(r + 1) + "th of 9 at epochs " +
+                    FormatNumber(5.0 * (l + 1)) + " (val_acc " + FormatNumber(*t->value) +
+                    "); the beam keeps 3, cut-off " + FormatNumber(*ranked[2]->value) + " of #" +
+                    std::to_string(ranked[2]->number));
+      EXPECT_EQ(prunes[t->id]->evidence["rank"], r + 1);
+    }
+    if (l == 3) continue;
+    // The next level: 3 children of each kept node, the first continuing unchanged, its siblings changed.
+    std::map<int64_t, std::vector<const Trial*>> children;
+    for (const Trial* c : levels[l + 1]) children[c->parents[0]].push_back(c);
+    ASSERT_EQ(children.size(), 3u) << "level " << l + 1;
+    for (const auto& [parent_id, kids] : children) {
+      EXPECT_EQ(top.count(parent_id), 1u) << "#" << parent_id << " was not kept";
+      ASSERT_EQ(kids.size(), 3u);
+      const Trial& parent = run.trials.at(parent_id - 1);
+      EXPECT_EQ(kids[0]->change_label, "continue");
+      EXPECT_EQ(kids[0]->params, parent.params);
+      std::set<std::string> points = {parent.params.dump()};
+      for (size_t k = 1; k < kids.size(); ++k) {
+        EXPECT_NE(kids[k]->change_label, "continue");
+        EXPECT_EQ(kids[k]->change_label, ChangeLabel(space, parent.params, kids[k]->params));
+        EXPECT_TRUE(points.insert(kids[k]->params.dump()).second) << "a sibling repeats " << kids[k]->params;
+      }
+      // Both mutated siblings move the same parameter, one up and one down (unless a bound blocked one).
+      const Json& a = kids[1]->evidence["move"];
+      const Json& b = kids[2]->evidence["move"];
+      if (a["param"] == b["param"]) {
+        EXPECT_EQ(a["direction"].get<int>(), -b["direction"].get<int>());
+      }
+    }
+  }
+
+  const Trial* best = Ranked(levels[3]).front();
+  EXPECT_EQ(end, "exhausted: beam finished: level 3 trained to 20 epochs; best #" +
+                     std::to_string(best->number) + " (val_acc " + FormatNumber(*best->value) +
+                     "), kept 3 of 9");
+  StrategyContext context = Context(space, Maximize(), run.trials, 7, Epochs(20));
+  EXPECT_TRUE(beam.Frontier(context).empty());
+  EXPECT_EQ(beam.Propose(context).kind, ProposeOutcome::Kind::kExhausted);
+}
+
+TEST(Beam, MutatesTheParameterChangedLongestAgo) {
+  const Space space = MixedSpace();
+  BeamSearch beam(3, 3, 5.0);
+  SimulatedRun run(space, Maximize(), Epochs(20), 3);
+  run.evaluate = [](const Trial& t) { return ValAcc(t, 20); };
+  run.Run(beam, 1000, 3);
+  int checked = 0;
+  for (const Trial& t : run.trials) {
+    if (!t.evidence.contains("move") || t.parents.empty()) continue;
+    const Trial& parent = run.trials.at(t.parents[0] - 1);
+    if (!parent.evidence.contains("move")) continue;
+    // The parent's own change is the most recent along the line: the child changes something else.
+    EXPECT_NE(t.evidence["move"]["param"], parent.evidence["move"]["param"]) << "#" << t.number;
+    ++checked;
+  }
+  EXPECT_GT(checked, 0);
+}
+
+TEST(Beam, FrontierIsTheKeptNodesOfTheLatestFinishedLevel) {
+  const Space space = MixedSpace();
+  BeamSearch beam(3, 3, 5.0);
+  SimulatedRun run(space, Maximize(), Epochs(20), 5);
+  run.evaluate = [](const Trial& t) { return ValAcc(t, 20); };
+  EXPECT_EQ(run.Run(beam, 9, 3), "budget");
+  std::vector<const Trial*> level0;
+  for (const Trial& t : run.trials) level0.push_back(&t);
+  std::vector<const Trial*> ranked = Ranked(level0);
+  const std::set<int64_t> top = {ranked[0]->id, ranked[1]->id, ranked[2]->id};
+  EXPECT_EQ(beam.Frontier(Context(space, Maximize(), run.trials, 5, Epochs(20))), top);
+
+  // The next proposals continue each kept node in turn, best first, after pruning the rest of level 0.
+  EXPECT_EQ(run.Run(beam, 12, 3), "budget");
+  EXPECT_EQ(run.prunes.size(), 6u);
+  for (int k = 0; k < 3; ++k) {
+    const Trial& child = run.trials.at(9 + k);
+    EXPECT_EQ(child.parents, std::vector<int64_t>{ranked[k]->id});
+    EXPECT_EQ(child.change_label, "continue");
+    EXPECT_EQ(child.evidence["child"], 1);
+  }
+  EXPECT_EQ(beam.Frontier(Context(space, Maximize(), run.trials, 5, Epochs(20))), top);
+}
+
+TEST(Beam, WaitsUntilTheWholeLevelHasFinished) {
+  const Space space = MixedSpace();
+  BeamSearch beam(3, 3, 5.0);
+  SimulatedRun run(space, Maximize(), Epochs(20), 5);
+  run.evaluate = [](const Trial& t) { return ValAcc(t, 20); };
+  run.Run(beam, 9, 9);
+  std::vector<Trial> trials = run.trials;
+  for (int i = 6; i < 9; ++i) {
+    trials[i].state = i == 8 ? TrialState::kInterrupted : TrialState::kRunning;
+    trials[i].value.reset();
+  }
+  ProposeOutcome out = beam.Propose(Context(space, Maximize(), trials, 5, Epochs(20)));
+  EXPECT_EQ(out.kind, ProposeOutcome::Kind::kWait);
+  EXPECT_EQ(out.reason, "beam: waiting for level 0 (3 of 9 trials still running)");
+  EXPECT_TRUE(out.prunes.empty());
+
+  trials.resize(8);  // one sample of level 0 still to propose
+  out = beam.Propose(Context(space, Maximize(), trials, 5, Epochs(20)));
+  ASSERT_EQ(out.kind, ProposeOutcome::Kind::kProposal);
+  EXPECT_EQ(out.proposal.op, "sample");
+  EXPECT_EQ(out.proposal.evidence["sample"], 9);
+  EXPECT_EQ(*out.proposal.budget_from, 0);
+  EXPECT_EQ(*out.proposal.budget_to, 5);
+}
+
+TEST(Beam, TiesGoToTheEarlierTrial) {
+  const Space space = MixedSpace();
+  BeamSearch beam(3, 3, 10.0);
+  SimulatedRun run(space, Maximize(), Epochs(20), 1);
+  run.evaluate = [](const Trial&) { return 0.5; };
+  run.Run(beam, 10, 1);
+  ASSERT_EQ(run.prunes.size(), 6u);
+  EXPECT_EQ(run.prunes[0].trial_id, 4);
+  EXPECT_EQ(run.prunes[0].rationale,
+            "#4 ranked 4th of 9 at epochs 10 (val_acc 0.5); the beam keeps 3, cut-off 0.5 of #3");
+  EXPECT_EQ(run.trials.at(9).parents, std::vector<int64_t>{1});
+}
+
+TEST(Beam, FailedTrialsAreNeverKept) {
+  const Space space = MixedSpace();
+  BeamSearch beam(2, 2, 5.0);
+  SimulatedRun run(space, Maximize(), Epochs(10), 2);
+  run.evaluate = [](const Trial& t) -> std::optional<double> {
+    if (t.number <= 2) return std::nullopt;  // the first two fail
+    return ValAcc(t, 10);
+  };
+  EXPECT_EQ(run.Run(beam, 1000, 2).rfind("exhausted: beam finished: level 1 trained to 10 epochs", 0), 0u);
+  std::set<int64_t> parents;
+  for (const Trial& t : run.trials) {
+    if (!t.parents.empty()) parents.insert(t.parents[0]);
+  }
+  EXPECT_EQ(parents, (std::set<int64_t>{3, 4}));  // the only completed trials of level 0
+  EXPECT_EQ(run.prunes.size(), 2u);               // level 1 only: 4 completed, keeps 2
+
+  SimulatedRun failing(space, Maximize(), Epochs(10), 2);
+  failing.evaluate = [](const Trial&) -> std::optional<double> { return std::nullopt; };
+  EXPECT_EQ(failing.Run(beam, 1000, 2),
+            "exhausted: beam: no trial of level 0 completed (4 failed); nothing to branch from");
+}
+
+TEST(Beam, ANodeWhoseCheckpointIsGoneTrainsItsChildFromScratch) {
+  const Space space = MixedSpace();
+  BeamSearch beam(3, 3, 5.0);
+  SimulatedRun run(space, Maximize(), Epochs(20), 5);
+  run.evaluate = [](const Trial& t) { return ValAcc(t, 20); };
+  run.Run(beam, 9, 3);
+  std::vector<Trial> trials = run.trials;
+  std::vector<const Trial*> all;
+  for (const Trial& t : trials) all.push_back(&t);
+  Trial& best = trials.at(Ranked(all).front()->number - 1);
+  best.checkpoint_dir = "";  // removed by retention
+  ProposeOutcome out = beam.Propose(Context(space, Maximize(), trials, 5, Epochs(20)));
+  ASSERT_EQ(out.kind, ProposeOutcome::Kind::kProposal);
+  EXPECT_EQ(out.proposal.parents, std::vector<int64_t>{best.id});
+  EXPECT_FALSE(out.proposal.restore);
+  EXPECT_EQ(*out.proposal.budget_from, 0);
+  EXPECT_EQ(*out.proposal.budget_to, 10);
+  EXPECT_NE(out.proposal.rationale.find("its checkpoint is gone, so it trains from scratch, epochs 0->10"),
+            std::string::npos)
+      << out.proposal.rationale;
+  EXPECT_EQ(out.prunes.size(), 6u);
+}
+
+TEST(Beam, SameSeedSameGraph) {
+  const Space space = MixedSpace();
+  auto play = [&](uint64_t seed) {
+    BeamSearch beam(2, 3, 4.0);
+    SimulatedRun run(space, Maximize(), Epochs(12), seed);
+    run.evaluate = [](const Trial& t) { return ValAcc(t, 12); };
+    run.Run(beam, 1000, 3);
+    return run.trials;
+  };
+  std::vector<Trial> a = play(42), b = play(42), c = play(43);
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(a[i].params, b[i].params);
+    EXPECT_EQ(a[i].parents, b[i].parents);
+    EXPECT_EQ(a[i].change_label, b[i].change_label);
+    EXPECT_EQ(a[i].rationale, b[i].rationale);
+  }
+  EXPECT_NE(a[0].params, c[0].params);
+}
+
+TEST(Beam, EveryProposalIsValidWhateverTheParameterKinds) {
+  const Space space = MixedSpace();
+  for (uint64_t seed = 0; seed < 6; ++seed) {
+    for (bool training : {true, false}) {
+      BeamSearch beam(2, 4, 3.0);
+      SimulatedRun run(space, Maximize(), training ? Epochs(12) : Training{}, seed);
+      run.evaluate = [](const Trial& t) { return ValAcc(t, 12); };
+      run.Run(beam, 48, 2);
+      EXPECT_EQ(run.trials.size(), training ? 32u : 48u);  // 4 levels of 8 to epochs 12, or the budget
+      for (const Trial& t : run.trials) {
+        Status valid = space.Validate(t.params);
+        EXPECT_TRUE(valid.ok()) << "seed " << seed << " #" << t.number << ": " << valid.message();
+        // The label says what changed, activation of momentum and nesterov included.
+        if (t.op == "branch" && t.change_label != "continue") {
+          EXPECT_EQ(t.change_label, ChangeLabel(space, run.trials.at(t.parents[0] - 1).params, t.params));
+        }
+      }
+    }
+  }
+}
+
+TEST(Beam, WithoutTrainingALocalSearchThatKeepsItsBest) {
+  const Space space = MixedSpace();
+  BeamSearch beam(2, 3, std::nullopt);
+  SimulatedRun run(space, Maximize(), Training{}, 9);
+  run.evaluate = [](const Trial& t) { return ValAcc(t, 1); };
+  EXPECT_EQ(run.Run(beam, 30, 2), "budget");  // never exhausted by itself
+  ASSERT_EQ(run.trials.size(), 30u);
+  std::map<int, int> sizes;
+  for (const Trial& t : run.trials) {
+    ++sizes[LevelOf(t)];
+    EXPECT_FALSE(t.budget_from || t.budget_to);
+    EXPECT_EQ(t.restore_from, "");
+    EXPECT_NE(t.change_label, "continue");  // a rerun of the same point would teach nothing
+  }
+  EXPECT_EQ(sizes, (std::map<int, int>{{0, 6}, {1, 6}, {2, 6}, {3, 6}, {4, 6}}));
+  EXPECT_EQ(TakenPoints(run.trials).size(), 30u);  // no point runs twice
+
+  // Kept nodes are ranked again with their children, and pruned when their children beat them; the best
+  // trial so far is never pruned.
+  int carried = 0;
+  for (const auto& p : run.prunes)
+    carried += p.evidence["level"].get<int>() > LevelOf(run.trials.at(p.trial_id - 1));
+  EXPECT_GT(carried, 0);
+  std::vector<const Trial*> all;
+  for (const Trial& t : run.trials) all.push_back(&t);
+  EXPECT_EQ(Ranked(all).front()->state, TrialState::kCompleted);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// pbt
+
+// lr on a log scale, weight decay, an int batch size on a step of 16, a log int, a step float, and momentum
+// only for sgd.
+Space PbtSpace() {
+  ParamSpec momentum = Number("momentum", ParamType::kFloat, 0.5, 0.99);
+  momentum.when = {Condition{"optimizer", {Json("sgd")}}};
+  auto space = Space::Create({Number("lr", ParamType::kFloat, 1e-4, 1, true),
+                              Number("wd", ParamType::kFloat, 1e-6, 1e-2, true),
+                              Number("batch_size", ParamType::kInt, 16, 256, false, 16),
+                              Number("layers", ParamType::kInt, 1, 64, true),
+                              Number("dropout", ParamType::kFloat, 0, 0.5, false, 0.05),
+                              Choice("optimizer", {"adam", "sgd"}), momentum});
+  EXPECT_TRUE(space.ok()) << space.status().message();
+  return *space;
+}
+
+// How fast a member learns with this learning rate: 1 at lr 0.01, 0 at 1e-4 and 1.
+double Rate(const Json& params) {
+  double d = std::log10(params["lr"].get<double>()) + 2;
+  return 1 - d * d / 4;
+}
+
+// Training moves the value toward what the learning rate can reach (Rate), from the restored checkpoint's
+// value: a good checkpoint trained on with a bad rate gets worse, as it would for real.
+void LearnFromLr(SimulatedRun& run) {
+  run.evaluate = [&run](const Trial& t) -> std::optional<double> {
+    double start = t.restore_from.empty() ? 0 : *run.trials.at(t.parents[0] - 1).value;
+    return Rate(t.params) + (start - Rate(t.params)) * std::exp(-(*t.budget_to - *t.budget_from) / 4);
+  };
+}
+
+// What each member's latest completed trial was when `t` was proposed (the trials that had ended by then).
+std::map<int, const Trial*> LatestCompletedAt(const std::vector<Trial>& trials, const Trial& t) {
+  std::map<int, const Trial*> latest;
+  for (const Trial& u : trials) {
+    if (u.number < t.number && u.ended_at && *u.ended_at <= *t.created_at &&
+        u.state == TrialState::kCompleted) {
+      latest[MemberOf(u)] = &u;
+    }
+  }
+  return latest;
+}
+
+TEST(Pbt, MadeByTheFactory) {
+  StrategyConfig config;
+  config.type = "pbt";
+  auto strategy = MakeStrategy(config);
+  ASSERT_TRUE(strategy.ok());
+  EXPECT_EQ((*strategy)->Name(), "pbt");
+}
+
+TEST(Pbt, ExploitsTheTopQuantileAndTrainsEveryMemberToTheEnd) {
+  const Space space = PbtSpace();
+  PbtSearch pbt(8, 5.0, 0.25, 0.25);
+  SimulatedRun run(space, Maximize(), Epochs(20), 11);
+  LearnFromLr(run);
+  const std::string end = run.Run(pbt, 1000, 8);
+  ASSERT_GE(run.trials.size(), 32u);
+
+  for (int i = 0; i < 8; ++i) {  // one fresh sample per member
+    const Trial& t = run.trials[i];
+    EXPECT_EQ(t.op, "sample");
+    EXPECT_EQ(MemberOf(t), i);
+    EXPECT_TRUE(t.parents.empty());
+    EXPECT_EQ(t.restore_from, "");
+    EXPECT_EQ(*t.budget_from, 0);
+    EXPECT_EQ(*t.budget_to, 5);
+  }
+  int exploits = 0, continues = 0, resampled = 0, factors = 0;
+  for (size_t i = 8; i < run.trials.size(); ++i) {
+    const Trial& t = run.trials[i];
+    SCOPED_TRACE("#" + std::to_string(t.number));
+    Status valid = space.Validate(t.params);  // in bounds, on the step grid, ints stay ints
+    EXPECT_TRUE(valid.ok()) << valid.message();
+    ASSERT_EQ(t.parents.size(), 1u);
+    const Trial& parent = run.trials.at(t.parents[0] - 1);
+    EXPECT_EQ(t.restore_from, parent.checkpoint_dir);
+    EXPECT_EQ(*t.budget_from, *parent.budget_to);
+    EXPECT_EQ(*t.budget_to, std::min(*parent.budget_to + 5, 20.0));
+    const int member = MemberOf(t);
+    std::map<int, const Trial*> seen = LatestCompletedAt(run.trials, t);
+    if (t.op == "branch") {
+      ++continues;
+      EXPECT_EQ(t.change_label, "continue");
+      EXPECT_EQ(t.params, parent.params);
+      EXPECT_EQ(seen[member], &parent);  // its own latest trial
+      continue;
+    }
+    ASSERT_EQ(t.op, "exploit");
+    ++exploits;
+    const int donor = MemberOf(parent);
+    EXPECT_NE(donor, member);  // never the member's own trial
+    EXPECT_EQ(t.evidence["donor_member"], donor);
+    EXPECT_EQ(t.evidence["donor_trial"], parent.number);
+    EXPECT_EQ(seen[donor], &parent);  // the donor's latest completed trial
+    EXPECT_EQ(t.change_label, "exploit #" + std::to_string(parent.number) + ": " +
+                                  ChangeLabel(space, parent.params, t.params));
+
+    // Ranks recomputed from what had finished: the member in the bottom quantile, the donor in the top.
+    const double at = *seen[member]->budget_to;
+    std::vector<const Trial*> compared;
+    for (const auto& [m, latest] : seen) {
+      if (*latest->budget_to >= at) compared.push_back(latest);
+    }
+    std::vector<const Trial*> ranked = Ranked(compared);
+    const int n = static_cast<int>(ranked.size());
+    const int count = std::min(static_cast<int>(std::ceil(n * 0.25)), n / 2);
+    auto rank_of = [&](const Trial* x) {
+      return static_cast<int>(std::find(ranked.begin(), ranked.end(), x) - ranked.begin()) + 1;
+    };
+    EXPECT_EQ(t.evidence["compared"], n);
+    EXPECT_EQ(t.evidence["quantile_count"], count);
+    EXPECT_EQ(t.evidence["member_rank"], rank_of(seen[member]));
+    EXPECT_EQ(t.evidence["donor_rank"], rank_of(&parent));
+    EXPECT_GT(rank_of(seen[member]), n - count);
+    EXPECT_LE(rank_of(&parent), count);
+
+    // Explore: x0.8 or x1.2 (clamped at the bounds), or a fresh draw flagged as such.
+    for (const auto& [name, how] : t.evidence["explore"].items()) {
+      ASSERT_TRUE(t.params.contains(name));
+      if (how == "resampled" || how == "new") {
+        ++resampled;
+        continue;
+      }
+      ++factors;
+      const double factor = how.get<double>();
+      EXPECT_TRUE(factor == 0.8 || factor == 1.2) << name << " " << how;
+      const ParamSpec* spec = space.Find(name);
+      if (spec->type == ParamType::kFloat && spec->log) {
+        double moved = t.params[name].get<double>(), from = parent.params[name].get<double>();
+        if (moved != spec->low && moved != spec->high) {
+          EXPECT_NEAR(moved / from, factor, 1e-9) << name;
+        }
+      }
+      if (spec->type == ParamType::kInt) {
+        EXPECT_TRUE(t.params[name].is_number_integer()) << name;
+      }
+    }
+  }
+  EXPECT_GT(exploits, 0);
+  EXPECT_GT(continues, 0);
+  EXPECT_GT(factors, 0);
+  EXPECT_GT(resampled, 0);
+
+  // Every member trained to the end; the frontier is each member's latest completed trial.
+  std::map<int, const Trial*> last;
+  for (const Trial& t : run.trials) last[MemberOf(t)] = &t;
+  ASSERT_EQ(last.size(), 8u);
+  std::set<int64_t> latest;
+  std::vector<const Trial*> finals;
+  for (const auto& [m, t] : last) {
+    EXPECT_EQ(t->state, TrialState::kCompleted);
+    EXPECT_EQ(*t->budget_to, 20);
+    latest.insert(t->id);
+    finals.push_back(t);
+  }
+  StrategyContext context = Context(space, Maximize(), run.trials, 11, Epochs(20));
+  EXPECT_EQ(pbt.Frontier(context), latest);
+  const Trial* best = Ranked(finals).front();
+  EXPECT_EQ(end, "exhausted: pbt finished: every member trained to 20 epochs; best member " +
+                     std::to_string(MemberOf(*best)) + " (#" + std::to_string(best->number) + ", val_acc " +
+                     graph::Brief(*best->value) + ")");
+}
+
+TEST(Pbt, ImprovesOnTheFirstSpanThroughTheLearningRate) {
+  const Space space = PbtSpace();
+  double gain = 0;
+  for (uint64_t seed = 1; seed <= 10; ++seed) {
+    PbtSearch pbt(8, 4.0, 0.25, 0.25);
+    SimulatedRun run(space, Maximize(), Epochs(24), seed);
+    LearnFromLr(run);
+    run.Run(pbt, 1000, 8);
+    // Left alone, each member would end near Rate(its first lr): what PBT has to beat.
+    double alone = 0, first_mean = 0, first_best = 0, final_mean = 0, final_best = 0;
+    std::map<int, const Trial*> last;
+    for (const Trial& t : run.trials) last[MemberOf(t)] = &t;
+    for (int i = 0; i < 8; ++i) {
+      alone += Rate(run.trials[i].params) / 8;
+      first_mean += *run.trials[i].value / 8;
+      first_best = std::max(first_best, *run.trials[i].value);
+      final_mean += *last[i]->value / 8;
+      final_best = std::max(final_best, *last[i]->value);
+    }
+    EXPECT_GT(final_mean, first_mean) << "seed " << seed;
+    EXPECT_GT(final_best, first_best) << "seed " << seed;
+    EXPECT_GT(final_mean, alone + 0.03) << "seed " << seed;
+    gain += (final_mean - alone) / 10;
+  }
+  EXPECT_GT(gain, 0.15);  // 0.18 with these seeds: the population moved to better learning rates
+}
+
+TEST(Pbt, RestartsAFailedMemberFromTheBestMember) {
+  const Space space = PbtSpace();
+  PbtSearch pbt(4, 5.0, 0.25, 0.0);
+  SimulatedRun run(space, Maximize(), Epochs(20), 4);
+  auto learn = [&run](const Trial& t) -> std::optional<double> {
+    if (t.number == 6) return std::nullopt;
+    double start = t.restore_from.empty() ? 0 : *run.trials.at(t.parents[0] - 1).value;
+    return start + (*t.budget_to - *t.budget_from) * Rate(t.params);
+  };
+  run.evaluate = learn;
+  const std::string end = run.Run(pbt, 1000, 4);
+  EXPECT_EQ(end.rfind("exhausted: pbt finished: every member trained to 20 epochs", 0), 0u) << end;
+  const Trial& failed = run.trials.at(5);
+  ASSERT_EQ(failed.state, TrialState::kFailed);
+  const Trial* restart = nullptr;
+  for (const Trial& t : run.trials) {
+    if (t.number > failed.number && MemberOf(t) == MemberOf(failed) && !restart) restart = &t;
+  }
+  ASSERT_TRUE(restart);
+  EXPECT_EQ(restart->op, "exploit");
+  EXPECT_EQ(restart->evidence["restart_after"], 6);
+  EXPECT_EQ(restart->evidence["restart_state"], "failed");
+  EXPECT_NE(restart->rationale.find("its latest trial #6 failed"), std::string::npos) << restart->rationale;
+  // The donor: the best latest completed trial of another member when the restart was proposed.
+  std::map<int, const Trial*> seen = LatestCompletedAt(run.trials, *restart);
+  std::vector<const Trial*> others;
+  for (const auto& [m, t] : seen) {
+    if (m != MemberOf(failed) && *t->budget_to < 20) others.push_back(t);
+  }
+  ASSERT_FALSE(others.empty());
+  EXPECT_EQ(restart->parents, std::vector<int64_t>{Ranked(others).front()->id});
+  EXPECT_EQ(restart->restore_from, Ranked(others).front()->checkpoint_dir);
+}
+
+TEST(Pbt, WaitsForRunningMembersAndFrontierFollowsTheirLatestTrials) {
+  const Space space = PbtSpace();
+  PbtSearch pbt(4, 5.0, 0.25, 0.25);
+  SimulatedRun run(space, Maximize(), Epochs(20), 8);
+  LearnFromLr(run);
+  run.Run(pbt, 4, 4);
+  std::vector<Trial> trials = run.trials;
+  for (Trial& t : trials) {
+    t.state = TrialState::kRunning;
+    t.value.reset();
+  }
+  ProposeOutcome out = pbt.Propose(Context(space, Maximize(), trials, 8, Epochs(20)));
+  EXPECT_EQ(out.kind, ProposeOutcome::Kind::kWait);
+  EXPECT_EQ(out.reason, "pbt: waiting for members 0, 1, 2, 3 (4 of 4 still training)");
+  EXPECT_TRUE(pbt.Frontier(Context(space, Maximize(), trials, 8, Epochs(20))).empty());
+
+  run.Run(pbt, 11, 4);
+  std::map<int, int64_t> latest;
+  for (const Trial& t : run.trials) {
+    if (t.state == TrialState::kCompleted) latest[MemberOf(t)] = t.id;
+  }
+  std::set<int64_t> expected;
+  for (const auto& [m, id] : latest) expected.insert(id);
+  EXPECT_EQ(expected.size(), 4u);
+  EXPECT_EQ(pbt.Frontier(Context(space, Maximize(), run.trials, 8, Epochs(20))), expected);
+}
+
+TEST(Pbt, AMemberWhoseCheckpointIsGoneRestartsFromAnother) {
+  const Space space = PbtSpace();
+  PbtSearch pbt(4, 5.0, 0.25, 0.25);
+  SimulatedRun run(space, Maximize(), Epochs(20), 8);
+  LearnFromLr(run);
+  run.Run(pbt, 4, 4);
+  std::vector<Trial> trials = run.trials;
+  trials[0].checkpoint_dir = "";  // member 0, the first to finish
+  ProposeOutcome out = pbt.Propose(Context(space, Maximize(), trials, 8, Epochs(20)));
+  ASSERT_EQ(out.kind, ProposeOutcome::Kind::kProposal);
+  EXPECT_EQ(out.proposal.op, "exploit");
+  EXPECT_EQ(out.proposal.evidence["member"], 0);
+  EXPECT_EQ(out.proposal.evidence["restart_after"], 1);
+  EXPECT_NE(out.proposal.parents, std::vector<int64_t>{1});
+  EXPECT_NE(out.proposal.rationale.find("its latest trial #1 has no checkpoint left"), std::string::npos)
+      << out.proposal.rationale;
+}
+
+TEST(Pbt, SameSeedSameRun) {
+  const Space space = PbtSpace();
+  auto play = [&](uint64_t seed) {
+    PbtSearch pbt(6, 5.0, 0.5, 0.25);
+    SimulatedRun run(space, Maximize(), Epochs(20), seed);
+    LearnFromLr(run);
+    run.Run(pbt, 1000, 3);
+    return run.trials;
+  };
+  std::vector<Trial> a = play(21), b = play(21), c = play(22);
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(a[i].params, b[i].params);
+    EXPECT_EQ(a[i].parents, b[i].parents);
+    EXPECT_EQ(a[i].rationale, b[i].rationale);
+  }
+  EXPECT_NE(a[0].params, c[0].params);
+}
+
+TEST(Pbt, NeedsATrainingBudget) {
+  const Space space = PbtSpace();
+  PbtSearch pbt(4, std::nullopt, 0.25, 0.25);
+  std::vector<Trial> none;
+  ProposeOutcome out = pbt.Propose(Context(space, Maximize(), none, 1, Training{}));
+  EXPECT_EQ(out.kind, ProposeOutcome::Kind::kExhausted);
+  EXPECT_EQ(
+      out.reason,
+      "pbt needs a training budget to train its members in spans; add training: {unit: epochs, max: 20}");
+}
+
+}  // namespace
+}  // namespace hyperion
