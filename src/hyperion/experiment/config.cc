@@ -109,6 +109,27 @@ class ConfigReader {
     return "nothing";
   }
 
+  // Why `value` (written as `node`) cannot be a value of `parent`, for a condition on it: "'rmsprop' is not
+  // one of optimizer's choices: ...", with a word on quotes when only the type is wrong.
+  static std::string DescribeWrongValue(const ParamSpec& parent, const Json& value, const YAML::Node& node,
+                                        const std::string& problem) {
+    const std::string written = "'" + (node.IsNull() ? value.dump() : node.Scalar()) + "'";
+    if (parent.type != ParamType::kCategorical && parent.type != ParamType::kBool) {
+      return written + " is not a value of " + parent.name + ": it " + problem;
+    }
+    std::vector<std::string> listed;
+    for (const auto& c : parent.choices) listed.push_back(c.dump());
+    std::string message = written + " is not one of " + parent.name + "'s choices: " + JoinStrings(listed);
+    for (const auto& c : parent.choices) {
+      if (ScalarToArgument(c) != ScalarToArgument(value)) continue;
+      message += value.is_string() ? "; quoted, it is text while the choice " + c.dump() +
+                                         " is not: write it without quotes"
+                                   : "; the choice is the text " + c.dump() + ": quote it";
+      break;
+    }
+    return message;
+  }
+
   // A YAML scalar as the JSON scalar it denotes under YAML 1.2's core schema, so quoted "0" stays a string
   // while plain 0, false, null and 0.5 become a number, a boolean, null and a float.
   static Json TypedScalar(const YAML::Node& node) {
@@ -139,8 +160,12 @@ class ConfigReader {
   }
 
   Status ReadObjective(const YAML::Node& node, Objective& objective) const;
+  // `params` holds the parameters read so far; `all_names` every parameter of the space, in order.
   Status ReadParam(const std::string& name, const YAML::Node& key_node, const YAML::Node& node,
-                   std::vector<ParamSpec>& params) const;
+                   const std::vector<std::string>& all_names, std::vector<ParamSpec>& params) const;
+  // The `when` of parameter `spec`: conditions on the parameters defined before it (`earlier`).
+  Status ReadWhen(const YAML::Node& node, const std::vector<ParamSpec>& earlier,
+                  const std::vector<std::string>& all_names, ParamSpec& spec) const;
   Status ReadSpace(const YAML::Node& node, ExperimentConfig& config) const;
   Status ReadCommand(const YAML::Node& node, ExperimentConfig& config) const;
   Status ReadStrategy(const YAML::Node& node, StrategyConfig& strategy) const;
@@ -187,6 +212,7 @@ Status ConfigReader::ReadObjective(const YAML::Node& node, Objective& objective)
 }
 
 Status ConfigReader::ReadParam(const std::string& name, const YAML::Node& key_node, const YAML::Node& node,
+                               const std::vector<std::string>& all_names,
                                std::vector<ParamSpec>& params) const {
   const std::string key = "space." + name;
   ParamSpec spec;
@@ -204,7 +230,8 @@ Status ConfigReader::ReadParam(const std::string& name, const YAML::Node& key_no
     HYP_RETURN_IF_ERROR(ExpectMap(node, key, name + ": {type: float, low: 0.0001, high: 0.1, log: true}"));
     // Keys first, so that a misspelled `choices` or `low` is named as such rather than read as a missing
     // type.
-    HYP_RETURN_IF_ERROR(CheckKeys(node, key + ".", {"type", "low", "high", "log", "step", "choices"}));
+    HYP_RETURN_IF_ERROR(
+        CheckKeys(node, key + ".", {"type", "low", "high", "log", "step", "choices", "when"}));
     std::string type_name;
     if (node["type"]) {
       HYP_ASSIGN_OR_RETURN(type_name, String(node["type"], key + ".type"));
@@ -230,7 +257,7 @@ Status ConfigReader::ReadParam(const std::string& name, const YAML::Node& key_no
     switch (spec.type) {
       case ParamType::kFloat:
       case ParamType::kInt: {
-        HYP_RETURN_IF_ERROR(CheckKeys(node, key + ".", {"type", "low", "high", "log", "step"}));
+        HYP_RETURN_IF_ERROR(CheckKeys(node, key + ".", {"type", "low", "high", "log", "step", "when"}));
         for (const char* field : {"low", "high"}) {
           if (!node[field])
             return Error(node, key + "." + field,
@@ -247,7 +274,7 @@ Status ConfigReader::ReadParam(const std::string& name, const YAML::Node& key_no
         break;
       }
       case ParamType::kCategorical:
-        HYP_RETURN_IF_ERROR(CheckKeys(node, key + ".", {"type", "choices"}));
+        HYP_RETURN_IF_ERROR(CheckKeys(node, key + ".", {"type", "choices", "when"}));
         if (!node["choices"])
           return Error(node, key + ".choices", "missing; list the values, e.g. choices: [adam, sgd]");
         if (!node["choices"].IsSequence()) {
@@ -261,7 +288,7 @@ Status ConfigReader::ReadParam(const std::string& name, const YAML::Node& key_no
         }
         break;
       case ParamType::kBool:
-        HYP_RETURN_IF_ERROR(CheckKeys(node, key + ".", {"type"}));
+        HYP_RETURN_IF_ERROR(CheckKeys(node, key + ".", {"type", "when"}));
         spec.choices = {Json(false), Json(true)};
         break;
     }
@@ -270,7 +297,74 @@ Status ConfigReader::ReadParam(const std::string& name, const YAML::Node& key_no
     YAML::Node at = node.IsMap() && node[problem->field] ? node[problem->field] : node;
     return Error(at, key + "." + problem->field, problem->message);
   }
+  if (node.IsMap() && node["when"]) HYP_RETURN_IF_ERROR(ReadWhen(node["when"], params, all_names, spec));
   params.push_back(std::move(spec));
+  return Status::Ok();
+}
+
+Status ConfigReader::ReadWhen(const YAML::Node& node, const std::vector<ParamSpec>& earlier,
+                              const std::vector<std::string>& all_names, ParamSpec& spec) const {
+  const std::string& name = spec.name;
+  const std::string key = "space." + name + ".when";
+  if (!node.IsMap() || node.size() == 0) {
+    return Error(node, key,
+                 "expected a mapping from an earlier parameter to the value or values that make '" + name +
+                     "' exist, e.g. when: {optimizer: sgd} or when: {optimizer: [sgd, adamw]}");
+  }
+  std::vector<std::string> earlier_names;
+  for (const auto& p : earlier) earlier_names.push_back(p.name);
+  std::set<std::string> seen;
+  for (const auto& entry : node) {
+    const std::string parent_name = entry.first.Scalar();
+    const std::string at = key + "." + parent_name;
+    if (!seen.insert(parent_name).second) {
+      return Error(entry.first, at, "is given twice; list its values once, e.g. " + parent_name + ": [a, b]");
+    }
+    if (parent_name == name) return Error(entry.first, at, "a parameter cannot depend on itself");
+    auto parent = std::find_if(earlier.begin(), earlier.end(),
+                               [&](const ParamSpec& p) { return p.name == parent_name; });
+    if (parent == earlier.end()) {
+      if (std::find(all_names.begin(), all_names.end(), parent_name) != all_names.end()) {
+        return Error(entry.first, at,
+                     "'" + parent_name + "' must be defined before '" + name + "'; move it above '" + name +
+                         "' in space");
+      }
+      std::vector<std::string> others;
+      for (const auto& n : all_names) {
+        if (n != name) others.push_back(n);
+      }
+      auto hint = ClosestMatch(parent_name, others);
+      return Error(entry.first, at,
+                   "'" + parent_name + "' names no parameter" +
+                       (hint ? "; did you mean '" + *hint + "'?" : ".") + " Parameters defined before '" +
+                       name + "': " + (earlier_names.empty() ? "none" : JoinStrings(earlier_names)));
+    }
+    std::vector<YAML::Node> value_nodes;
+    if (entry.second.IsSequence()) {
+      if (entry.second.size() == 0) {
+        return Error(entry.second, at, "is an empty list; list at least one value of " + parent_name);
+      }
+      for (const auto& v : entry.second) value_nodes.push_back(v);
+    } else {
+      value_nodes.push_back(entry.second);
+    }
+    Condition condition{parent_name, {}};
+    for (const auto& v : value_nodes) {
+      if (!v.IsScalar() && !v.IsNull()) {
+        return Error(
+            v, at,
+            "expected a value of " + parent_name + " or a list of them, e.g. " + parent_name + ": [a, b]");
+      }
+      Json value = TypedScalar(v);
+      // A float's values are floats: `when: {dropout: 0}` means 0.0, as `low: 0` does.
+      if (parent->type == ParamType::kFloat && value.is_number_integer()) value = Json(value.get<double>());
+      if (auto problem = Space::CheckValue(*parent, value)) {
+        return Error(v, at, DescribeWrongValue(*parent, value, v, *problem));
+      }
+      condition.values.push_back(std::move(value));
+    }
+    spec.when.push_back(std::move(condition));
+  }
   return Status::Ok();
 }
 
@@ -278,9 +372,11 @@ Status ConfigReader::ReadSpace(const YAML::Node& node, ExperimentConfig& config)
   HYP_RETURN_IF_ERROR(
       ExpectMap(node, "space", "space: {lr: {type: float, low: 0.0001, high: 0.1, log: true}}"));
   if (node.size() == 0) return Error(node, "space", "is empty; define at least one parameter");
+  std::vector<std::string> all_names;
+  for (const auto& entry : node) all_names.push_back(entry.first.Scalar());
   std::vector<ParamSpec> params;
   for (const auto& entry : node) {
-    HYP_RETURN_IF_ERROR(ReadParam(entry.first.Scalar(), entry.first, entry.second, params));
+    HYP_RETURN_IF_ERROR(ReadParam(entry.first.Scalar(), entry.first, entry.second, all_names, params));
   }
   auto space = Space::Create(std::move(params));
   if (!space.ok()) return Error(node, "space", space.status().message());
@@ -310,6 +406,26 @@ Status ConfigReader::ReadCommand(const YAML::Node& node, ExperimentConfig& confi
     auto substituted = SubstituteCommand({config.command[i]}, names);
     if (!substituted.ok()) {
       return Error(node[i], "command[" + std::to_string(i) + "]", substituted.status().message());
+    }
+  }
+  // A conditional parameter is absent from the trials where it is inactive, so its placeholder would have
+  // no value there. Which placeholders an argument holds is found by leaving one conditional parameter out
+  // at a time, so that the parser used at run time decides what counts as a placeholder.
+  for (const auto& spec : config.space.params()) {
+    if (spec.when.empty()) continue;
+    Json without = names;
+    without.erase(spec.name);
+    for (size_t i = 0; i < config.command.size(); ++i) {
+      if (SubstituteCommand({config.command[i]}, without).ok()) continue;
+      std::vector<std::string> conditions;
+      for (const auto& c : spec.when) conditions.push_back(DescribeCondition(c));
+      return Error(
+          node[i], "command[" + std::to_string(i) + "]",
+          "'{" + spec.name + "}' names a conditional parameter: it exists only when " +
+              JoinStrings(conditions, " and ") +
+              ", so trials where it is inactive have no value for it. Read it from the params JSON "
+              "instead (the HYPERION_PARAMS environment variable, or hyperion.params() in the Python "
+              "client), where it is absent when inactive");
     }
   }
   return Status::Ok();

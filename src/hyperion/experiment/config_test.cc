@@ -188,3 +188,179 @@ TEST(Config, ModelBasedStrategiesAndTheirOptions) {
 
 }  // namespace
 }  // namespace hyperion
+
+namespace hyperion {
+namespace {
+
+constexpr const char* kConditional = R"(name: cond
+command: [python3, train.py, --optimizer, "{optimizer}"]
+objective: {metric: loss, mode: min}
+space:
+  optimizer: [sgd, adam, adamw]
+  momentum: {type: float, low: 0.0, high: 0.99, when: {optimizer: sgd}}
+  beta2: {low: 0.9, high: 0.9999, when: {optimizer: [adam, adamw]}}
+  layers: {type: int, low: 1, high: 3}
+  width2: {type: int, low: 16, high: 64, step: 16, when: {layers: [2, 3], optimizer: sgd}}
+  nesterov: {type: bool, when: {optimizer: sgd}}
+  dampening: {type: float, low: 0, high: 0.5, when: {nesterov: true}}
+  act: {type: categorical, choices: ["1", 2], when: {layers: 1}}
+  warm: {type: float, low: 0, high: 1, when: {dampening: 0}}
+)";
+
+// Replaces the first occurrence of `from` in the conditional config.
+std::string CondWith(const std::string& from, const std::string& to) {
+  std::string text = kConditional;
+  size_t at = text.find(from);
+  EXPECT_NE(at, std::string::npos) << from;
+  return text.replace(at, from.size(), to);
+}
+
+TEST(ConfigWhen, ReadsConditionsWithTypedValues) {
+  auto config = ParseConfig(kConditional, "exp.yaml");
+  ASSERT_TRUE(config.ok()) << config.status().message();
+  const Space& space = config->space;
+  EXPECT_TRUE(space.HasConditions());
+  EXPECT_TRUE(space.Find("optimizer")->when.empty());
+  EXPECT_TRUE(space.Find("layers")->when.empty());
+
+  const auto& momentum = space.Find("momentum")->when;
+  ASSERT_EQ(momentum.size(), 1u);
+  EXPECT_EQ(momentum[0].param, "optimizer");
+  EXPECT_EQ(momentum[0].values, std::vector<Json>{Json("sgd")});
+
+  const auto& beta2 = space.Find("beta2")->when;
+  ASSERT_EQ(beta2.size(), 1u);
+  EXPECT_EQ(beta2[0].values, (std::vector<Json>{Json("adam"), Json("adamw")}));
+
+  const auto& width2 = space.Find("width2")->when;
+  ASSERT_EQ(width2.size(), 2u) << "several keys: all must hold";
+  EXPECT_EQ(width2[0].param, "layers");
+  ASSERT_EQ(width2[0].values.size(), 2u);
+  EXPECT_TRUE(width2[0].values[0].is_number_integer()) << "when: {layers: 2} is an int";
+  EXPECT_EQ(width2[0].values[0], 2);
+  EXPECT_EQ(width2[1].param, "optimizer");
+
+  const auto& dampening = space.Find("dampening")->when;
+  ASSERT_EQ(dampening.size(), 1u);
+  EXPECT_TRUE(dampening[0].values[0].is_boolean());
+  EXPECT_EQ(dampening[0].values[0], true);
+
+  const auto& warm = space.Find("warm")->when;
+  ASSERT_EQ(warm.size(), 1u);
+  EXPECT_TRUE(warm[0].values[0].is_number_float()) << "a float's condition value 0 means 0.0";
+
+  // Stored with the experiment and read back the same.
+  Json stored = config->ToJson()["space"];
+  EXPECT_EQ(stored[2]["when"], Json::parse(R"({"optimizer": ["adam", "adamw"]})"));
+  auto back = Space::FromJson(stored);
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_EQ(back->ToJson().dump(), stored.dump());
+
+  Json sgd = {{"optimizer", "sgd"}, {"momentum", 0.9},  {"layers", 2}, {"width2", 32},
+              {"nesterov", true},   {"dampening", 0.0}, {"warm", 0.5}};
+  EXPECT_TRUE(space.Validate(sgd).ok()) << space.Validate(sgd).message();
+  Json adam = {{"optimizer", "adam"}, {"beta2", 0.99}, {"layers", 1}, {"act", "1"}};
+  EXPECT_TRUE(space.Validate(adam).ok()) << space.Validate(adam).message();
+}
+
+TEST(ConfigWhen, ParentNamedWrongly) {
+  std::string e = ErrorOf(CondWith("when: {optimizer: sgd}", "when: {optimiser: sgd}"));
+  EXPECT_NE(e.find("exp.yaml:6:56: space.momentum.when.optimiser: 'optimiser' names no parameter; did you "
+                   "mean 'optimizer'? Parameters defined before 'momentum': optimizer"),
+            std::string::npos)
+      << e;
+  e = ErrorOf(CondWith("when: {optimizer: sgd}", "when: {nothing: sgd}"));
+  EXPECT_NE(e.find("space.momentum.when.nothing: 'nothing' names no parameter."), std::string::npos) << e;
+  e = ErrorOf(CondWith("optimizer: [sgd, adam, adamw]", "optimizer: {choices: [sgd, adam], when: {x: 1}}"));
+  EXPECT_NE(
+      e.find("space.optimizer.when.x: 'x' names no parameter. Parameters defined before 'optimizer': none"),
+      std::string::npos)
+      << e;
+}
+
+TEST(ConfigWhen, ParentMustComeFirst) {
+  std::string e = ErrorOf(CondWith("when: {optimizer: sgd}", "when: {layers: 2}"));
+  EXPECT_NE(e.find("exp.yaml:6:"), std::string::npos) << e;
+  EXPECT_NE(e.find("space.momentum.when.layers: 'layers' must be defined before 'momentum'; move it above "
+                   "'momentum' in space"),
+            std::string::npos)
+      << e;
+  e = ErrorOf(CondWith("when: {optimizer: sgd}", "when: {momentum: 0.5}"));
+  EXPECT_NE(e.find("space.momentum.when.momentum: a parameter cannot depend on itself"), std::string::npos)
+      << e;
+}
+
+TEST(ConfigWhen, ValuesMustBeValuesOfTheParent) {
+  std::string e = ErrorOf(CondWith("when: {optimizer: sgd}", "when: {optimizer: [sgd, rmsprop]}"));
+  EXPECT_NE(e.find("exp.yaml:6:"), std::string::npos) << e;
+  EXPECT_NE(e.find("space.momentum.when.optimizer: 'rmsprop' is not one of optimizer's choices: \"sgd\", "
+                   "\"adam\", \"adamw\""),
+            std::string::npos)
+      << e;
+  e = ErrorOf(CondWith("when: {layers: [2, 3], optimizer: sgd}", "when: {layers: [2, 4], optimizer: sgd}"));
+  EXPECT_NE(e.find("space.width2.when.layers: '4' is not a value of layers: it is outside [1, 3]"),
+            std::string::npos)
+      << e;
+  e = ErrorOf(CondWith("when: {layers: [2, 3], optimizer: sgd}", "when: {layers: 2.5}"));
+  EXPECT_NE(e.find("space.width2.when.layers: '2.5' is not a value of layers: it must be an int"),
+            std::string::npos)
+      << e;
+  // Quotes make text: "true" is not the bool true, and unquoted 1 is not the text "1".
+  e = ErrorOf(CondWith("when: {nesterov: true}", "when: {nesterov: \"true\"}"));
+  EXPECT_NE(e.find("space.dampening.when.nesterov: 'true' is not one of nesterov's choices: false, true; "
+                   "quoted, it is text while the choice true is not: write it without quotes"),
+            std::string::npos)
+      << e;
+  e = ErrorOf(
+      CondWith("when: {layers: 1}}", "when: {layers: 1}}\n  act2: {choices: [\"1\", 2], when: {act: 1}}"));
+  EXPECT_NE(e.find("space.act2.when.act: '1' is not one of act's choices: \"1\", 2; the choice is the text "
+                   "\"1\": quote it"),
+            std::string::npos)
+      << e;
+}
+
+TEST(ConfigWhen, ShapeErrors) {
+  std::string e = ErrorOf(CondWith("when: {optimizer: sgd}", "when: sgd"));
+  EXPECT_NE(e.find("space.momentum.when: expected a mapping from an earlier parameter to the value or values "
+                   "that make 'momentum' exist, e.g. when: {optimizer: sgd}"),
+            std::string::npos)
+      << e;
+  e = ErrorOf(CondWith("when: {optimizer: sgd}", "when: {}"));
+  EXPECT_NE(e.find("space.momentum.when: expected a mapping"), std::string::npos) << e;
+  e = ErrorOf(CondWith("when: {optimizer: sgd}", "when: {optimizer: []}"));
+  EXPECT_NE(e.find("space.momentum.when.optimizer: is an empty list; list at least one value of optimizer"),
+            std::string::npos)
+      << e;
+  e = ErrorOf(CondWith("when: {optimizer: sgd}", "when: {optimizer: {a: b}}"));
+  EXPECT_NE(e.find("space.momentum.when.optimizer: expected a value of optimizer or a list of them"),
+            std::string::npos)
+      << e;
+  e = ErrorOf(CondWith("when: {optimizer: sgd}", "when: {optimizer: sgd, optimizer: adam}"));
+  EXPECT_NE(e.find("space.momentum.when.optimizer: is given twice"), std::string::npos) << e;
+  e = ErrorOf(CondWith("when: {optimizer: sgd}", "wehn: {optimizer: sgd}"));
+  EXPECT_NE(e.find("space.momentum.wehn: unknown key; did you mean 'when'?"), std::string::npos) << e;
+}
+
+TEST(ConfigWhen, PlaceholderOfAConditionalParameterIsRefused) {
+  std::string e = ErrorOf(CondWith("\"{optimizer}\"]", "\"{optimizer}\", \"--momentum={momentum}\"]"));
+  EXPECT_NE(e.find("exp.yaml:2:"), std::string::npos) << e;
+  EXPECT_NE(e.find("command[4]: '{momentum}' names a conditional parameter: it exists only when optimizer is "
+                   "\"sgd\", so trials where it is inactive have no value for it. Read it from the params "
+                   "JSON instead (the HYPERION_PARAMS environment variable, or hyperion.params() in the "
+                   "Python client)"),
+            std::string::npos)
+      << e;
+  e = ErrorOf(CondWith("\"{optimizer}\"]", "\"{optimizer}\", \"{layers}x{width2}\"]"));
+  EXPECT_NE(
+      e.find("command[4]: '{width2}' names a conditional parameter: it exists only when layers is one of "
+             "2, 3 and optimizer is \"sgd\""),
+      std::string::npos)
+      << e;
+  // Literal braces and unconditional parameters are fine.
+  auto ok = ParseConfig(CondWith("\"{optimizer}\"]", "\"{optimizer}\", \"{{momentum}}\", \"{layers}\"]"),
+                        "exp.yaml");
+  EXPECT_TRUE(ok.ok()) << ok.status().message();
+}
+
+}  // namespace
+}  // namespace hyperion

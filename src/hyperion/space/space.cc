@@ -49,7 +49,61 @@ std::string Nice(double x) {
   return buffer;
 }
 
+// Why `spec` is inactive in `params`: the first of its conditions that does not hold, and what the parent
+// holds instead.
+std::string WhyInactive(const ParamSpec& spec, const Json& params) {
+  for (const auto& condition : spec.when) {
+    auto it = params.find(condition.param);
+    if (it == params.end()) {
+      return "it exists only when " + DescribeCondition(condition) + ", and here " + condition.param +
+             " is inactive itself";
+    }
+    bool listed = std::any_of(condition.values.begin(), condition.values.end(),
+                              [&](const Json& v) { return SameTypedValue(v, *it); });
+    if (!listed) {
+      return "it exists only when " + DescribeCondition(condition) + ", and here " + condition.param +
+             " is " + it->dump();
+    }
+  }
+  return "its conditions hold";  // not reached for an inactive parameter
+}
+
+// Distinct points of params[i..], given the values of the earlier parameters that conditions look at.
+// `parents[i]` lists the distinct values that later conditions name for parameter i (empty when no condition
+// names it).
+double CountFrom(const std::vector<ParamSpec>& params, const std::vector<std::vector<Json>>& parents,
+                 size_t i, Json& partial) {
+  if (i == params.size()) return 1;
+  const ParamSpec& spec = params[i];
+  if (!Space::IsActive(spec, partial)) return CountFrom(params, parents, i + 1, partial);
+  auto cardinality = spec.Cardinality();
+  if (!cardinality) return INFINITY;
+  if (parents[i].empty())
+    return static_cast<double>(*cardinality) * CountFrom(params, parents, i + 1, partial);
+  // Each value a condition names may switch other parameters on; all the other values switch on the same
+  // ones, so one stand-in that no condition lists (an empty object; values are scalars) counts for them all.
+  double total = 0;
+  for (const auto& value : parents[i]) {
+    partial[spec.name] = value;
+    total += CountFrom(params, parents, i + 1, partial);
+  }
+  double others = static_cast<double>(*cardinality) - static_cast<double>(parents[i].size());
+  if (others > 0) {
+    partial[spec.name] = Json::object();
+    total += others * CountFrom(params, parents, i + 1, partial);
+  }
+  partial.erase(spec.name);
+  return total;
+}
+
 }  // namespace
+
+std::string DescribeCondition(const Condition& condition) {
+  std::vector<std::string> values;
+  for (const auto& v : condition.values) values.push_back(v.dump());
+  if (values.size() == 1) return condition.param + " is " + values[0];
+  return condition.param + " is one of " + JoinStrings(values);
+}
 
 const char* ParamTypeName(ParamType type) {
   switch (type) {
@@ -178,6 +232,9 @@ Result<Space> Space::Create(std::vector<ParamSpec> params) {
       const std::string where = "parameter '" + params[i].name + "', when." + condition.param;
       auto parent = std::find_if(params.begin(), params.begin() + i,
                                  [&](const ParamSpec& p) { return p.name == condition.param; });
+      if (condition.param == params[i].name) {
+        return InvalidArgumentError(where + ": a parameter cannot depend on itself");
+      }
       if (parent == params.begin() + i) {
         bool later = std::any_of(params.begin() + i, params.end(),
                                  [&](const ParamSpec& p) { return p.name == condition.param; });
@@ -187,11 +244,10 @@ Result<Space> Space::Create(std::vector<ParamSpec> params) {
                    : "names no parameter of the space"));
       }
       if (condition.values.empty()) return InvalidArgumentError(where + ": list at least one value");
-      Space single({*parent});
-      single.params_[0].when.clear();
       for (const auto& value : condition.values) {
-        Status valid = single.Validate(Json{{parent->name, value}});
-        if (!valid.ok()) return InvalidArgumentError(where + ": " + valid.message());
+        if (auto problem = CheckValue(*parent, value)) {
+          return InvalidArgumentError(where + ": " + value.dump() + " " + *problem);
+        }
       }
     }
   }
@@ -296,6 +352,23 @@ bool Space::HasConditions() const {
   return std::any_of(params_.begin(), params_.end(), [](const ParamSpec& s) { return !s.when.empty(); });
 }
 
+double Space::CountPoints() const {
+  std::vector<std::vector<Json>> parents(params_.size());
+  for (const auto& spec : params_) {
+    for (const auto& condition : spec.when) {
+      size_t at = 0;
+      while (params_[at].name != condition.param) ++at;  // Create() checked that it exists
+      for (const auto& value : condition.values) {
+        bool known = std::any_of(parents[at].begin(), parents[at].end(),
+                                 [&](const Json& v) { return SameTypedValue(v, value); });
+        if (!known) parents[at].push_back(value);
+      }
+    }
+  }
+  Json partial = Json::object();
+  return CountFrom(params_, parents, 0, partial);
+}
+
 Json Space::Sample(std::mt19937_64& rng) const {
   Json params = Json::object();
   for (const auto& spec : params_) {
@@ -329,49 +402,50 @@ Status Space::Validate(const Json& params) const {
     if (!IsActive(spec, params)) {
       if (params.contains(spec.name)) {
         return InvalidArgumentError("parameter '" + spec.name +
-                                    "' is given but inactive: its condition on '" + spec.when[0].param +
-                                    "' does not hold");
+                                    "' is given but inactive: " + WhyInactive(spec, params));
       }
       continue;
     }
     if (!params.contains(spec.name)) return InvalidArgumentError("parameter '" + spec.name + "' is missing");
     const Json& v = params[spec.name];
-    const std::string where = "parameter '" + spec.name + "' = " + v.dump();
-    switch (spec.type) {
-      case ParamType::kCategorical:
-      case ParamType::kBool: {
-        bool found = std::any_of(spec.choices.begin(), spec.choices.end(),
-                                 [&](const Json& c) { return SameTypedValue(c, v); });
-        if (!found) {
-          std::vector<std::string> listed;
-          for (const auto& c : spec.choices) listed.push_back(c.dump());
-          return InvalidArgumentError(where + " is not one of the choices: " + JoinStrings(listed));
-        }
-        break;
-      }
-      case ParamType::kFloat:
-      case ParamType::kInt: {
-        bool right_type = spec.type == ParamType::kInt ? v.is_number_integer() : v.is_number_float();
-        if (!right_type)
-          return InvalidArgumentError(where + " must be a" +
-                                      (spec.type == ParamType::kInt ? "n int" : " float"));
-        double x = v.get<double>();
-        if (!(x >= spec.low && x <= spec.high)) {
-          return InvalidArgumentError(where + " is outside [" + FormatNumber(spec.low) + ", " +
-                                      FormatNumber(spec.high) + "]");
-        }
-        if (spec.step) {
-          double k = (x - spec.low) / *spec.step;
-          if (std::abs(k - std::round(k)) > 1e-6) {
-            return InvalidArgumentError(where + " is not on the step grid (step " + FormatNumber(*spec.step) +
-                                        ")");
-          }
-        }
-        break;
-      }
+    if (auto problem = CheckValue(spec, v)) {
+      return InvalidArgumentError("parameter '" + spec.name + "' = " + v.dump() + " " + *problem);
     }
   }
   return Status::Ok();
+}
+
+std::optional<std::string> Space::CheckValue(const ParamSpec& spec, const Json& v) {
+  switch (spec.type) {
+    case ParamType::kCategorical:
+    case ParamType::kBool: {
+      bool found = std::any_of(spec.choices.begin(), spec.choices.end(),
+                               [&](const Json& c) { return SameTypedValue(c, v); });
+      if (!found) {
+        std::vector<std::string> listed;
+        for (const auto& c : spec.choices) listed.push_back(c.dump());
+        return "is not one of the choices: " + JoinStrings(listed);
+      }
+      return std::nullopt;
+    }
+    case ParamType::kFloat:
+    case ParamType::kInt: {
+      bool right_type = spec.type == ParamType::kInt ? v.is_number_integer() : v.is_number_float();
+      if (!right_type) return std::string("must be a") + (spec.type == ParamType::kInt ? "n int" : " float");
+      double x = v.get<double>();
+      if (!(x >= spec.low && x <= spec.high)) {
+        return "is outside [" + FormatNumber(spec.low) + ", " + FormatNumber(spec.high) + "]";
+      }
+      if (spec.step) {
+        double k = (x - spec.low) / *spec.step;
+        if (std::abs(k - std::round(k)) > 1e-6) {
+          return "is not on the step grid (step " + FormatNumber(*spec.step) + ")";
+        }
+      }
+      return std::nullopt;
+    }
+  }
+  return std::nullopt;
 }
 
 double Space::ToUnit(const ParamSpec& spec, const Json& value) {

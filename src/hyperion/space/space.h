@@ -32,6 +32,10 @@ struct Condition {
   std::vector<Json> values;  // typed like that parameter's values
 };
 
+// The condition as a person reads it: `optimizer is "sgd"`, `optimizer is one of "sgd", "adamw"` (values as
+// JSON, so that 2 and "2" read differently).
+std::string DescribeCondition(const Condition& condition);
+
 struct ParamSpec {
   std::string name;
   ParamType type = ParamType::kFloat;
@@ -73,6 +77,10 @@ class Space {
   static bool IsActive(const ParamSpec& spec, const Json& params);
   bool HasConditions() const;
 
+  // The number of distinct points of the space, counting each combination of active parameters once (a
+  // parameter that is inactive adds no choices); infinity when a continuous parameter can be active.
+  double CountPoints() const;
+
   // A uniform draw (log-uniform where log is set) of every active parameter, in the space's order.
   Json Sample(std::mt19937_64& rng) const;
   Json SampleValue(const ParamSpec& spec, std::mt19937_64& rng) const;
@@ -82,8 +90,13 @@ class Space {
   Json Complete(const Json& params, std::mt19937_64& rng) const;
 
   // Checks that `params` holds exactly the space's active parameters (and no inactive one), each of the
-  // right type, in range and on its grid.
+  // right type, in range and on its grid. An inactive parameter that is given is refused with the condition
+  // that does not hold.
   Status Validate(const Json& params) const;
+
+  // What is wrong with `value` as a value of `spec` ("must be an int", "is outside [1, 4]", "is not one of
+  // the choices: ..."), worded to follow the value; nullopt when it is valid. Conditions are not looked at.
+  static std::optional<std::string> CheckValue(const ParamSpec& spec, const Json& value);
 
   // The encoding shared by grid and model-based strategies: u in [0, 1] <-> value, log scale and step
   // respected. Categorical and bool map index i of n to (i + 0.5) / n.

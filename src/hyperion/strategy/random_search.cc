@@ -14,12 +14,9 @@ ProposeOutcome RandomSearch::Propose(const StrategyContext& context) {
   const std::set<std::string> seen = TakenPoints(context.trials);
   Json params = FreshSample(context.space, seen, rng);
   if (seen.count(params.dump())) {
-    // A finite space whose every point has been tried has nothing new to offer.
-    double points = 1;
-    for (const auto& spec : context.space.params()) {
-      auto n = spec.Cardinality();
-      points = n ? points * static_cast<double>(*n) : INFINITY;
-    }
+    // A finite space whose every point has been tried has nothing new to offer (with conditions, a point
+    // holds only its active parameters, so there are fewer points than the product of the cardinalities).
+    const double points = context.space.CountPoints();
     if (static_cast<double>(seen.size()) >= points) {
       ProposeOutcome out;
       out.kind = ProposeOutcome::Kind::kExhausted;

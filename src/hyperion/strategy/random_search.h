@@ -1,4 +1,5 @@
-// Random search: every parameter drawn independently, uniform (log-uniform where log is set). The n-th
+// Random search: every parameter drawn independently, uniform (log-uniform where log is set); a conditional
+// parameter only when its conditions hold (Space::Sample). The n-th
 // proposal uses a generator seeded with (seed, n), so the sequence is reproducible and survives a resume.
 #pragma once
 

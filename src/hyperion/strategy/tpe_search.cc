@@ -37,32 +37,50 @@ double LogSumExp(const std::vector<double>& v) {
 
 // A Parzen density over the space: one kernel per trial (per parameter, or a product over all) and a broad
 // prior.
+//
+// Conditional parameters: a trial holds only its active parameters. Univariate, each parameter's mixture is
+// built from the trials where it was active, so it is that parameter's density given that it exists; the
+// density of a point is the product over the parameters active in it, which makes it the density of the
+// sampling below (parent first, then the children that parent switches on). Multivariate, an inactive
+// parameter is a state of its own and never a number near the active values: a kernel whose trial lacked a
+// parameter that the point has contributes the prior's density for it (that is how Sample draws it), a
+// parameter the point lacks contributes nothing, and whether the point and the trial agree on activity is
+// scored through the parents that decide it.
 class Parzen {
  public:
   Parzen(const Space& space, const std::vector<const Trial*>& trials, bool multivariate)
-      : space_(space), multivariate_(multivariate) {
+      : space_(space), multivariate_(multivariate), active_in_(space.params().size()) {
     const size_t n = trials.size();
-    for (const Trial* t : trials) {
+    const size_t dims = space.params().size();
+    for (size_t i = 0; i < n; ++i) {
       Component c;
-      for (const auto& spec : space.params()) {
-        c.centre.push_back(IsChoice(spec) ? static_cast<double>(ChoiceIndex(spec, t->params[spec.name]))
-                                          : Space::ToUnit(spec, t->params[spec.name]));
+      c.centre.assign(dims, 0.0);
+      c.width.assign(dims, 1.0);
+      c.active.assign(dims, false);
+      for (size_t d = 0; d < dims; ++d) {
+        const ParamSpec& spec = space.params()[d];
+        auto it = trials[i]->params.find(spec.name);
+        if (it == trials[i]->params.end()) continue;  // inactive in that trial
+        c.active[d] = true;
+        c.centre[d] = IsChoice(spec) ? static_cast<double>(ChoiceIndex(spec, *it)) : Space::ToUnit(spec, *it);
+        active_in_[d].push_back(i);
       }
-      c.width.assign(space.params().size(), 1.0);
       components_.push_back(std::move(c));
     }
     // Each kernel is as wide as the larger gap to its neighbours along that dimension (the prior's centre and
     // the ends of the range count as neighbours), clipped so that it neither vanishes nor exceeds the range:
     // dense regions get sharp kernels, lone trials broad ones.
-    const double min_width = 1.0 / std::min(100.0, 1.0 + static_cast<double>(n));
-    for (size_t d = 0; d < space.params().size(); ++d) {
+    for (size_t d = 0; d < dims; ++d) {
       if (IsChoice(space.params()[d])) continue;
+      const size_t n_d = active_in_[d].size();
+      const double min_width = 1.0 / std::min(100.0, 1.0 + static_cast<double>(n_d));
+      const size_t prior = components_.size();  // marks the prior's centre
       std::vector<std::pair<double, size_t>> sorted;
-      for (size_t i = 0; i < n; ++i) sorted.emplace_back(components_[i].centre[d], i);
-      sorted.emplace_back(0.5, n);  // the prior's centre
+      for (size_t i : active_in_[d]) sorted.emplace_back(components_[i].centre[d], i);
+      sorted.emplace_back(0.5, prior);
       std::sort(sorted.begin(), sorted.end());
       for (size_t k = 0; k < sorted.size(); ++k) {
-        if (sorted[k].second == n) continue;
+        if (sorted[k].second == prior) continue;
         double left = sorted[k].first - (k > 0 ? sorted[k - 1].first : 0.0);
         double right = (k + 1 < sorted.size() ? sorted[k + 1].first : 1.0) - sorted[k].first;
         components_[sorted[k].second].width[d] = std::clamp(std::max(left, right), min_width, 1.0);
@@ -83,27 +101,39 @@ class Parzen {
       return LogSumExp(terms);
     }
     double total = 0;
-    std::vector<double> terms(components_.size() + 1);
+    std::vector<double> terms;
     for (size_t d = 0; d < space_.params().size(); ++d) {
-      terms[0] = log_weight_ + LogPriorDim(d, params);
-      for (size_t i = 0; i < components_.size(); ++i)
-        terms[i + 1] = log_weight_ + LogKernelDim(components_[i], d, params);
+      if (!params.contains(space_.params()[d].name)) continue;
+      const double log_weight = -std::log(static_cast<double>(active_in_[d].size() + 1));
+      terms.assign(1, log_weight + LogPriorDim(d, params));
+      for (size_t i : active_in_[d]) terms.push_back(log_weight + LogKernelDim(components_[i], d, params));
       total += LogSumExp(terms);
     }
     return total;
   }
 
+  // A point drawn parameter by parameter in the space's order, each active one from a kernel (or the prior)
+  // that knows it; inactive ones are skipped.
   Json Sample(std::mt19937_64& rng) const {
+    // Drawn in both modes, so that a space without conditions gets the same sequence as before conditions
+    // existed; the univariate mode then draws again per parameter.
     std::uniform_int_distribution<size_t> pick(0, components_.size());  // == size() means the prior
-    size_t k = pick(rng);
+    const size_t k = pick(rng);
     Json out = Json::object();
     for (size_t d = 0; d < space_.params().size(); ++d) {
-      if (!multivariate_) k = pick(rng);
       const ParamSpec& spec = space_.params()[d];
-      out[spec.name] =
-          k == components_.size() ? space_.SampleValue(spec, rng) : SampleDim(components_[k], d, rng);
+      if (!Space::IsActive(spec, out)) continue;
+      const Component* from = nullptr;
+      if (multivariate_) {
+        if (k < components_.size() && components_[k].active[d]) from = &components_[k];
+      } else {
+        std::uniform_int_distribution<size_t> pick_d(0, active_in_[d].size());
+        size_t j = pick_d(rng);
+        if (j < active_in_[d].size()) from = &components_[active_in_[d][j]];
+      }
+      out[spec.name] = from ? SampleDim(*from, d, rng) : space_.SampleValue(spec, rng);
     }
-    return out;
+    return space_.Complete(out, rng);
   }
 
  private:
@@ -121,6 +151,7 @@ class Parzen {
     return Space::FromUnit(spec, std::clamp(u, 0.0, 1.0));
   }
 
+  // Precondition: parameter d is active in `params` and in c's trial.
   double LogKernelDim(const Component& c, size_t d, const Json& params) const {
     const ParamSpec& spec = space_.params()[d];
     if (IsChoice(spec)) {
@@ -131,6 +162,7 @@ class Parzen {
     return LogTruncatedNormal(Space::ToUnit(spec, params[spec.name]), c.centre[d], c.width[d]);
   }
 
+  // Precondition: parameter d is active in `params`.
   double LogPriorDim(size_t d, const Json& params) const {
     const ParamSpec& spec = space_.params()[d];
     return IsChoice(spec) ? -std::log(static_cast<double>(spec.choices.size()))
@@ -139,13 +171,18 @@ class Parzen {
 
   double LogKernel(const Component& c, const Json& params) const {
     double total = 0;
-    for (size_t d = 0; d < space_.params().size(); ++d) total += LogKernelDim(c, d, params);
+    for (size_t d = 0; d < space_.params().size(); ++d) {
+      if (!params.contains(space_.params()[d].name)) continue;
+      total += c.active[d] ? LogKernelDim(c, d, params) : LogPriorDim(d, params);
+    }
     return total;
   }
 
   double LogPrior(const Json& params) const {
     double total = 0;
-    for (size_t d = 0; d < space_.params().size(); ++d) total += LogPriorDim(d, params);
+    for (size_t d = 0; d < space_.params().size(); ++d) {
+      if (params.contains(space_.params()[d].name)) total += LogPriorDim(d, params);
+    }
     return total;
   }
 
@@ -153,12 +190,14 @@ class Parzen {
   struct Component {
     std::vector<double> centre;  // unit value, or choice index
     std::vector<double> width;   // kernel standard deviation per numeric dimension
+    std::vector<bool> active;    // whether the trial held the parameter
   };
 
   const Space& space_;
   bool multivariate_;
   std::vector<Component> components_;
-  double log_weight_ = 0;
+  std::vector<std::vector<size_t>> active_in_;  // per parameter: the components whose trial held it
+  double log_weight_ = 0;                       // multivariate: each component's and the prior's weight
 };
 
 }  // namespace

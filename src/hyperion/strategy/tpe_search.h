@@ -6,6 +6,10 @@
 // a kernel that puts most of its mass on the trial's own choice. Failed and timed-out trials count in the
 // rest, so the search drifts away from what crashes.
 //
+// Conditional parameters: candidates are drawn parameter by parameter in the space's order, skipping the
+// inactive ones; each parameter's density comes from the trials where it was active (see Parzen in the .cc
+// for how the multivariate form keeps inactive apart from active values).
+//
 // Like every strategy it rebuilds everything from the trials it is shown; draws are seeded with (seed, number
 // of trials). The density uses at most kMaxModelPoints trials (the best and the most recent), bounding the
 // cost.
