@@ -58,7 +58,9 @@ class DigitsGraphTest(HyperionTestCase):
         r = self.run_experiment(config, "-q", timeout=900)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         trials = self.trials()
-        self.assertEqual(len(trials), 12, "4 members x 3 spans of 2 epochs")
+        # 4 members x 3 spans of 2 epochs, less the spans a member skips when it copies a donor ahead of it.
+        self.assertLessEqual(len(trials), 12)
+        self.assertGreaterEqual(len(trials), 8)
         best = self.query("best")
         self.assertGreaterEqual(best["value"], 0.9, best)
         for t in trials:

@@ -22,8 +22,8 @@
 #include "hyperion/executor/executor.h"
 #include "hyperion/executor/metric_stream.h"
 #include "hyperion/experiment/config.h"
-#include "hyperion/strategy/pruner.h"
 #include "hyperion/storage/storage.h"
+#include "hyperion/strategy/pruner.h"
 #include "hyperion/strategy/strategy.h"
 
 namespace hyperion {

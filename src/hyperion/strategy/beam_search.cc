@@ -413,7 +413,13 @@ std::set<int64_t> BeamSearch::Frontier(const StrategyContext& context) const {
     const Level& level = levels[l];
     bool proposed = l == 0 ? static_cast<int>(level.made.size()) >= width * branches
                            : NextParent(levels, l, branches) == nullptr;
-    if (!proposed || !level.finished) break;
+    if (!proposed || !level.finished) {
+      // A level still running has not chosen its nodes yet: every completed trial in it may become one.
+      for (const Trial* t : level.made) {
+        if (t->state == TrialState::kCompleted) frontier.insert(t->id);
+      }
+      break;
+    }
     frontier.clear();
     const bool done = context.training.enabled() && level.budget_to >= context.training.max;
     if (!done) {

@@ -216,7 +216,7 @@ ProposeOutcome GpSearch::Propose(const StrategyContext& context) {
       JoinStrings(std::vector<std::string>(order.begin(), order.begin() + std::min<size_t>(3, order.size())))
           .c_str());
   out.proposal.params = std::move(chosen);
-  out.proposal.op = "sample";
+  out.proposal.op = "model";
   out.proposal.rationale = text;
   out.proposal.evidence = Json{{"model", "gp-matern52-ard"},
                                {"acquisition", "ei"},

@@ -234,6 +234,19 @@ TEST(Beam, FrontierIsTheKeptNodesOfTheLatestFinishedLevel) {
   const std::set<int64_t> top = {ranked[0]->id, ranked[1]->id, ranked[2]->id};
   EXPECT_EQ(beam.Frontier(Context(space, Maximize(), run.trials, 5, Epochs(20))), top);
 
+  // While the level still runs, every completed trial of it may yet be kept: none may lose its checkpoint.
+  std::vector<Trial> midway = run.trials;
+  std::set<int64_t> completed;
+  for (size_t i = 0; i < midway.size(); ++i) {
+    if (i % 3 == 0) {
+      midway[i].state = TrialState::kRunning;
+      midway[i].value.reset();
+    } else {
+      completed.insert(midway[i].id);
+    }
+  }
+  EXPECT_EQ(beam.Frontier(Context(space, Maximize(), midway, 5, Epochs(20))), completed);
+
   // The next proposals continue each kept node in turn, best first, after pruning the rest of level 0.
   EXPECT_EQ(run.Run(beam, 12, 3), "budget");
   EXPECT_EQ(run.prunes.size(), 6u);
@@ -243,7 +256,10 @@ TEST(Beam, FrontierIsTheKeptNodesOfTheLatestFinishedLevel) {
     EXPECT_EQ(child.change_label, "continue");
     EXPECT_EQ(child.evidence["child"], 1);
   }
-  EXPECT_EQ(beam.Frontier(Context(space, Maximize(), run.trials, 5, Epochs(20))), top);
+  // Level 1 is still being proposed: its kept parents stay, and so do its completed children.
+  std::set<int64_t> frontier = top;
+  for (int k = 0; k < 3; ++k) frontier.insert(run.trials.at(9 + k).id);
+  EXPECT_EQ(beam.Frontier(Context(space, Maximize(), run.trials, 5, Epochs(20))), frontier);
 }
 
 TEST(Beam, WaitsUntilTheWholeLevelHasFinished) {

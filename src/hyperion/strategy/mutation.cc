@@ -46,6 +46,14 @@ std::optional<Json> NextValue(const ParamSpec& spec, double x, int direction) {
   return next;
 }
 
+// A value as a change label shows it: floats to 4 significant digits, everything else exactly.
+std::string Short(const Json& value) {
+  if (!value.is_number_float()) return ScalarToArgument(value);
+  char text[32];
+  std::snprintf(text, sizeof text, "%.4g", value.get<double>());
+  return text;
+}
+
 std::string Ratio(double ratio) {
   char text[32];
   std::snprintf(text, sizeof text, "x%.2g", ratio);
@@ -73,13 +81,13 @@ std::optional<Json> ShiftValue(const ParamSpec& spec, const Json& value, int dir
 }
 
 std::string DescribeChange(const ParamSpec& spec, const Json* from, const Json* to) {
-  if (!from && to) return "+" + spec.name + " " + ScalarToArgument(*to);
+  if (!from && to) return "+" + spec.name + " " + Short(*to);
   if (from && !to) return "-" + spec.name;
   if (!from || !to) return "";
   if (spec.log && !IsChoice(spec) && from->get<double>() > 0) {
     return spec.name + " " + Ratio(to->get<double>() / from->get<double>());
   }
-  return spec.name + " " + ScalarToArgument(*from) + "->" + ScalarToArgument(*to);
+  return spec.name + " " + Short(*from) + "->" + Short(*to);
 }
 
 std::string ChangeLabel(const Space& space, const Json& from, const Json& to) {

@@ -29,7 +29,8 @@ Json PerturbValue(const ParamSpec& spec, const Json& value, double factor);
 std::optional<Json> ShiftValue(const ParamSpec& spec, const Json& value, int direction, double distance);
 
 // One parameter's change: "lr x3" and "lr x0.33" on a log scale, "dropout 0.1->0.3", "batch_size 64->128",
-// "optimizer adam->sgd"; "+momentum 0.9" when it became active, "-momentum" when it became inactive.
+// "optimizer adam->sgd" (floats to 4 significant digits); "+momentum 0.9" when it became active,
+// "-momentum" when it became inactive.
 std::string DescribeChange(const ParamSpec& spec, const Json* from, const Json* to);
 
 // Every parameter that differs between two points, joined with ", "; "no change" when none does.

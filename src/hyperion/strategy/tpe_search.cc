@@ -274,6 +274,7 @@ ProposeOutcome TpeSearch::Propose(const StrategyContext& context) {
       good.size(), done.size(), listed.c_str(), context.objective.metric.c_str(),
       shown(done[n_good - 1].first), kCandidates, chosen_ratio);
   out.proposal.params = std::move(chosen);
+  out.proposal.op = "model";
   out.proposal.rationale = text;
   out.proposal.evidence = Json{{"model", multivariate_ ? "tpe-multivariate" : "tpe"},
                                {"good_trials", good_ids},
