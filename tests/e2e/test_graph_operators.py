@@ -5,8 +5,8 @@ and records which checkpoint each trial restored; so these tests check exactly w
 from, not only what the database says."""
 
 import json
-import math
 import os
+import signal
 import sqlite3
 import unittest
 
@@ -103,6 +103,44 @@ checkpoints: {keep_best: 1}
                 self.assertIn(t["number"], removed)
                 self.assertFalse(os.path.exists(folder), folder)
         self.assertTrue(os.path.exists(os.path.join(best["trial_dir"], "checkpoint", "state.json")))
+
+
+class BeamResumeTest(GraphTestCase):
+    CONFIG = BeamTest.CONFIG.replace("name: beam", "name: beam-resume").replace(
+        'env: {RECORD_DIR: "@REC@"}', 'env: {RECORD_DIR: "@REC@", STEP_SECONDS: "0.3"}')
+
+    def test_an_interrupted_beam_resumes_the_same_search(self):
+        config = self.write_config(self.CONFIG)
+        proc = self.start_experiment(config)
+        # Stop it in level 1, while branches are running.
+        self.wait_for(lambda: os.path.exists(os.path.join(self.records, "lineage-6-1.json")), timeout=60,
+                      what="level 1 to start", proc=proc)
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=60)
+        self.assertEqual(proc.returncode, 130)
+        before = self.trials()
+        r = self.run_experiment(config, "--resume", "-q", timeout=300)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("beam finished", r.stdout)
+        trials = self.trials()
+        ids = self.by_id(trials)
+        self.assertEqual(len(trials), 12)
+        # What was stored before the interruption is still there, with the same parents and spans.
+        for old in before:
+            now = ids[old["id"]]
+            self.assertEqual((now["parents"], now["budget_from"], now["budget_to"], now["params"]),
+                             (old["parents"], old["budget_from"], old["budget_to"], old["params"]))
+        self.assertEqual(sorted((t["budget_from"], t["budget_to"]) for t in trials),
+                         [(0, 2)] * 4 + [(2, 4)] * 4 + [(4, 6)] * 4)
+        for t in trials:
+            if t["parents"]:
+                self.assertRestoredFromParent(t, ids)  # its first attempt restored the parent
+            if t["attempt"] > 1:
+                # A re-run continues its own previous attempt, when that attempt saved a checkpoint.
+                rec = self.lineage_record(t["number"], t["attempt"])
+                if rec["restored"] and rec["restored"]["writer"] == t["number"]:
+                    self.assertIn("attempt-%d/checkpoint" % (t["attempt"] - 1), rec["restore_from"])
+        self.assertEqual(sum(t["state"] == "pruned" for t in trials), 6)
 
 
 class PbtTest(GraphTestCase):
