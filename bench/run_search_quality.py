@@ -253,7 +253,7 @@ def main(argv=None):
     parser.add_argument("--trials", type=int, default=100)
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--strategies",
-                        help="Hyperion strategies, comma-separated (default: every known one but grid)")
+                        help="Hyperion strategies, comma-separated (default: every known one but grid and pbt)")
     parser.add_argument("--problems", help="comma-separated (default: all)")
     parser.add_argument("--write-docs", metavar="PATH", help="replace the Search quality section of this file")
     args = parser.parse_args(argv)
@@ -300,8 +300,8 @@ def main(argv=None):
         "trials of one seed, strategy overhead included (the objectives cost microseconds); for information "
         "only." % (args.trials, args.seeds, args.seeds - 1, optuna.get("version", "?"), args.trials),
         "",
-        "Hyperion strategies in this run: %s (every name `KnownStrategyTypes()` lists but grid, unless "
-        "`--strategies` says otherwise). Target verdicts: %s." % (
+        "Hyperion strategies in this run: %s (every name `KnownStrategyTypes()` lists but grid, and pbt, which "
+        "needs a training budget; unless `--strategies` says otherwise). Target verdicts: %s." % (
             ", ".join(hyperion["strategies"]), "; ".join(verdicts)),
         ""]
     footer = [

@@ -201,6 +201,12 @@ Result<RunResult> RunOnce(const Problem& problem, const Space& space, const std:
   for (int i = 0; i < trials; ++i) {
     StrategyContext context{space, objective, history, seed};
     ProposeOutcome outcome = strategy->Propose(context);
+    // A graph strategy drops finished nodes from its search as the orchestrator would record it; their
+    // values were measured and still count for the regret.
+    for (const auto& prune : outcome.prunes) {
+      if (prune.trial_id >= 1 && prune.trial_id <= static_cast<int64_t>(history.size()))
+        history[prune.trial_id - 1].state = TrialState::kPruned;
+    }
     if (outcome.kind == ProposeOutcome::Kind::kExhausted) {
       result.note = "exhausted after " + std::to_string(i) + " trials: " + outcome.reason;
       break;
@@ -258,8 +264,10 @@ std::string Fixed(double value, const char* format = "%.4g") {
 
 std::vector<std::string> DefaultStrategies() {
   std::vector<std::string> names;
+  // Grid would only walk its lattice, and pbt needs a training budget to continue checkpoints in; beam and
+  // evolution search whole runs when there is none, as here.
   for (const auto& name : KnownStrategyTypes()) {
-    if (name != "grid") names.push_back(name);
+    if (name != "grid" && name != "pbt") names.push_back(name);
   }
   return names;
 }
@@ -277,7 +285,8 @@ int Main(int argc, char** argv) {
   app.add_option("--seeds", seeds, "runs per strategy and problem, with seeds 0 .. S-1")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
-  app.add_option("--strategies", strategies, "Hyperion strategy names (default: every known one but grid)")
+  app.add_option("--strategies", strategies,
+                 "Hyperion strategy names (default: every known one but grid and pbt)")
       ->delimiter(',')
       ->capture_default_str();
   app.add_option("--problems", problem_names, "problems to run")

@@ -120,12 +120,14 @@ struct Move {
 
 // The moves a node's mutated children take, in order: the parameters changed longest ago along the node's
 // line first (never changed: first of all; ties in a random order), each one step in a random direction and
-// then the other way. Seeded by the node's number, so every call sees the same plan. `age` receives, per
+// then the other way, by a distance that shrinks with the node's depth. Seeded by the node's number, so every call sees the same plan. `age` receives, per
 // parameter, how many levels up the line it last changed.
 std::vector<Move> PlanMoves(const StrategyContext& context, const std::map<int64_t, const Trial*>& by_id,
                             const Trial& node, std::map<std::string, int>& age) {
   const Trial* child = &node;
+  int line_depth = 0;  // how many levels the node's line goes up
   for (int depth = 1; !child->parents.empty() && depth <= 1000; ++depth) {
+    line_depth = depth;
     auto it = by_id.find(child->parents[0]);
     if (it == by_id.end()) break;
     for (const auto& spec : context.space.params()) {
@@ -149,7 +151,10 @@ std::vector<Move> PlanMoves(const StrategyContext& context, const std::map<int64
   std::vector<Move> moves;
   for (const auto& [key, spec] : order) {
     int direction = unit(rng) < 0.5 ? 1 : -1;
-    double first = 0.15 + 0.1 * unit(rng), second = 0.15 + 0.1 * unit(rng);
+    // Coarse to fine: each level down a line moves a quarter less far (from 0.15-0.25 of the range at the
+    // first branch, never below a tenth of that), so a deep beam refines what the early levels found.
+    const double scale = std::max(0.1, std::pow(0.75, line_depth));
+    double first = (0.15 + 0.1 * unit(rng)) * scale, second = (0.15 + 0.1 * unit(rng)) * scale;
     moves.push_back({spec, direction, first});
     moves.push_back({spec, -direction, second});
   }
