@@ -38,10 +38,16 @@ class GraphTestCase(HyperionTestCase):
     def by_id(self, trials):
         return {t["id"]: t for t in trials}
 
+    def first_attempt_record(self, number):
+        """What the first attempt that got as far as starting its script saw (an interrupt may come earlier)."""
+        attempts = sorted(int(n.split("-")[2].split(".")[0]) for n in self.records_matching("lineage-%d-" % number))
+        self.assertTrue(attempts, "trial #%d never ran its script" % number)
+        return self.lineage_record(number, attempts[0])
+
     def assertRestoredFromParent(self, trial, trials_by_id):
         """The trial restored exactly its primary parent's checkpoint, at the step where that parent ended."""
         parent = trials_by_id[trial["parents"][0]]
-        rec = self.lineage_record(trial["number"])
+        rec = self.first_attempt_record(trial["number"])
         self.assertTrue(rec["restore_from"].endswith(checkpoint_of(parent["number"])), (trial, rec))
         self.assertEqual(rec["restored"]["writer"], parent["number"], (trial, rec))
         self.assertEqual(rec["restored"]["step"], parent["budget_to"], (trial, rec))
@@ -264,8 +270,11 @@ env: {RECORD_DIR: "@REC@", SKIP_STEPS: "1", STEP_SECONDS: "0.05"}
             self.assertEqual(events[t["number"]]["source"], "asha")
             self.assertIn("milestone", json.dumps(events[t["number"]]["evidence"]))
             self.assertTrue(t["error"])
-            # It stopped because it was asked to (control.json), well before the end of its training.
-            self.assertTrue(os.path.exists(os.path.join(self.records, "stopped-%d.json" % t["number"])), t)
+            # Asked through control.json, it stopped before the end of its training (one pruned at its last steps
+            # may finish before it reads the file: it is pruned all the same).
+            if events[t["number"]]["evidence"]["step"] <= 6:
+                stopped = self.record("stopped-%d.json" % t["number"])
+                self.assertLess(stopped["step"], 9, t)
         best = self.query("best")
         self.assertEqual(best["state"], "completed")
         completed = [t for t in trials if t["state"] == "completed"]
