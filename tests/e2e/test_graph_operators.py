@@ -252,7 +252,7 @@ strategy: {type: random, seed: 4}
 pruner: {type: asha, min_step: 1, reduction: 3, min_trials: 2}
 parallel: 2
 budget: {max_trials: 12}
-env: {RECORD_DIR: "@REC@", SKIP_STEPS: "1", STEP_SECONDS: "0.05"}
+env: {RECORD_DIR: "@REC@", SKIP_STEPS: "1", STEP_SECONDS: "0.1"}
 """
 
     def test_asha_with_skipped_steps_ends_every_trial_completed_or_pruned(self):
