@@ -99,10 +99,10 @@ Result<Loaded> LoadExperiment(const std::string& storage_url, const std::string&
   return loaded;
 }
 
-std::optional<Trial> BestOf(const std::vector<Trial>& trials, ObjectiveMode mode) {
+std::optional<Trial> BestOf(const std::vector<Trial>& trials, const ExperimentRecord& experiment) {
   Objective objective;
-  objective.mode = mode;
-  return BestCompleted(trials, objective);
+  objective.mode = experiment.objective_mode;
+  return BestCompleted(trials, objective, Training::FromJson(experiment.config.value("training", Json())));
 }
 
 Json TrialJson(const Trial& t, const ExperimentRecord& e) {
@@ -230,7 +230,7 @@ int Status_(const QueryOptions& options) {
     Json counts = Json::object();
     for (const auto& t : *trials)
       counts[TrialStateName(t.state)] = counts.value(TrialStateName(t.state), 0) + 1;
-    auto best = BestOf(*trials, e.objective_mode);
+    auto best = BestOf(*trials, e);
     Json j = e.ToJson();
     j["trials"] = trials->size();
     j["counts"] = counts;
@@ -286,7 +286,7 @@ int Best(const QueryOptions& options) {
   if (!loaded.ok()) return Fail(loaded.status());
   auto trials = loaded->storage->ListTrials(loaded->experiment.id);
   if (!trials.ok()) return Fail(trials.status());
-  auto best = BestOf(*trials, loaded->experiment.objective_mode);
+  auto best = BestOf(*trials, loaded->experiment);
   if (!best) {
     return Fail(NotFoundError("experiment '" + loaded->experiment.name + "' has no completed trial yet (" +
                               std::to_string(trials->size()) + " trials)"));

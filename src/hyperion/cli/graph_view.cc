@@ -8,6 +8,7 @@
 #include "hyperion/cli/progress.h"
 #include "hyperion/common/text.h"
 #include "hyperion/experiment/config.h"
+#include "hyperion/experiment/ranking.h"
 
 namespace hyperion::cli {
 namespace {
@@ -122,10 +123,9 @@ class Graph {
     BuildTree();
     BuildMergeLines();
     IndexEvents();
-    for (const Trial* t : sorted_) {
-      if (t->state != TrialState::kCompleted || !t->value || !std::isfinite(*t->value)) continue;
-      if (!best_ || objective_.Better(*t->value, *Find(*best_)->value)) best_ = t->number;
-    }
+    auto best = BestCompleted(data.trials, objective_,
+                              Training::FromJson(data.experiment.config.value("training", Json())));
+    if (best) best_ = best->number;
   }
 
   const GraphData& data() const { return data_; }

@@ -43,8 +43,8 @@ struct TreeStyle {
   int kept_levels = 8;  // deeper lines keep this many levels at each end of their indentation
 };
 
-// The best trial: the best completed one with a finite value, ties to the lowest number. Never a pruned,
-// failed or running one.
+// The best trial, as BestCompleted() ranks them (experiment/ranking.h): the best completed one with a finite
+// value, whole runs ahead of partial ones, ties to the lowest number. Never a pruned, failed or running one.
 std::optional<int64_t> BestTrialNumber(const GraphData& data);
 
 std::string RenderTree(const GraphData& data, const TreeStyle& style = {});

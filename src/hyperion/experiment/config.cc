@@ -743,6 +743,15 @@ std::string ResolveStoragePath(const std::string& url, const std::filesystem::pa
   return with_scheme ? sqlite_prefix + resolved : resolved;
 }
 
+Training Training::FromJson(const Json& json) {
+  Training training;
+  if (json.is_object() && json.value("unit", Json()).is_string() && json.value("max", Json()).is_number()) {
+    training.unit = json["unit"].get<std::string>();
+    training.max = json["max"].get<double>();
+  }
+  return training;
+}
+
 const char* ObjectiveModeName(ObjectiveMode mode) { return mode == ObjectiveMode::kMaximize ? "max" : "min"; }
 
 const std::vector<std::string>& KnownStrategyTypes() {

@@ -52,6 +52,8 @@ struct Training {
   double max = 0;    // a full run, in `unit`; > 0 when unit is set
 
   bool enabled() const { return !unit.empty(); }
+  // From the stored config's "training" entry ({"unit", "max"} or null); empty when absent or malformed.
+  static Training FromJson(const Json& json);
 };
 
 struct StrategyConfig {

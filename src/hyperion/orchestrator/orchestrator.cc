@@ -157,7 +157,9 @@ Trial* Orchestrator::FindTrial(int64_t id) {
   return nullptr;
 }
 
-std::optional<Trial> Orchestrator::Best() const { return BestCompleted(trials_, config_.objective); }
+std::optional<Trial> Orchestrator::Best() const {
+  return BestCompleted(trials_, config_.objective, config_.training);
+}
 
 StrategyContext Orchestrator::Context() const {
   return StrategyContext{config_.space, config_.objective, trials_, seed_, config_.training};
@@ -761,7 +763,7 @@ Status Orchestrator::ApplyRetention() {
   retention_due_ = false;
   const int keep_best = *config_.checkpoints.keep_best;
   std::set<int64_t> keep = strategy_->Frontier(Context());
-  auto ranked = RankCompleted(trials_, config_.objective);
+  auto ranked = RankCompleted(trials_, config_.objective, config_.training);
   for (size_t i = 0; i < ranked.size() && static_cast<int>(i) < keep_best; ++i) keep.insert(ranked[i]->id);
   for (const auto& t : trials_) {
     if (IsFinished(t.state)) continue;

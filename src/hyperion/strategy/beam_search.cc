@@ -120,8 +120,8 @@ struct Move {
 
 // The moves a node's mutated children take, in order: the parameters changed longest ago along the node's
 // line first (never changed: first of all; ties in a random order), each one step in a random direction and
-// then the other way, by a distance that shrinks with the node's depth. Seeded by the node's number, so every call sees the same plan. `age` receives, per
-// parameter, how many levels up the line it last changed.
+// then the other way, by a distance that shrinks with the node's depth. Seeded by the node's number, so every
+// call sees the same plan. `age` receives, per parameter, how many levels up the line it last changed.
 std::vector<Move> PlanMoves(const StrategyContext& context, const std::map<int64_t, const Trial*>& by_id,
                             const Trial& node, std::map<std::string, int>& age) {
   const Trial* child = &node;
