@@ -40,7 +40,15 @@ std::optional<std::string> ClosestMatch(const std::string& word, const std::vect
   }
   // A suggestion is useful only when most of the word survives: at most a third of it changed.
   if (best && best_distance <= std::max<size_t>(1, std::max(word.size(), best->size()) / 3)) return best;
-  return std::nullopt;
+  // Or when the word is the start of exactly one candidate ("keep" for "keep_best").
+  std::optional<std::string> extended;
+  for (const auto& candidate : candidates) {
+    if (word.size() < 3 || candidate.size() <= word.size() || candidate.compare(0, word.size(), word) != 0)
+      continue;
+    if (extended) return std::nullopt;
+    extended = candidate;
+  }
+  return extended;
 }
 
 std::string JoinStrings(const std::vector<std::string>& items, const std::string& separator) {

@@ -10,7 +10,8 @@
 
 namespace hyperion {
 
-// The candidate closest to `word` by edit distance, when it is close enough to be a plausible typo.
+// The candidate closest to `word` by edit distance, when it is close enough to be a plausible typo, or else
+// the one candidate that `word` (3 characters or more) is the start of.
 std::optional<std::string> ClosestMatch(const std::string& word, const std::vector<std::string>& candidates);
 
 // "a, b, c"

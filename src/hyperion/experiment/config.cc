@@ -178,8 +178,6 @@ class ConfigReader {
   Status ReadTrialPolicy(const YAML::Node& node, TrialPolicy& policy) const;
 
   std::string path_;
-  // Where each parameter and each command argument was written, for messages found after parsing.
-  std::map<std::string, YAML::Node> param_nodes_;
 };
 
 Status ConfigReader::ReadObjective(const YAML::Node& node, Objective& objective) const {
@@ -347,6 +345,13 @@ Status ConfigReader::ReadWhen(const YAML::Node& node, const std::vector<ParamSpe
       for (const auto& v : entry.second) value_nodes.push_back(v);
     } else {
       value_nodes.push_back(entry.second);
+    }
+    if (parent->type == ParamType::kFloat && !parent->step) {
+      // A continuous draw hits one exact value with probability zero: the parameter would never exist.
+      return Error(entry.first, at,
+                   "'" + parent_name +
+                       "' is a continuous float, so it almost never equals a listed value; condition on a "
+                       "categorical, bool, int or stepped float parameter instead");
     }
     Condition condition{parent_name, {}};
     for (const auto& v : value_nodes) {
@@ -611,12 +616,31 @@ Status ConfigReader::CheckTrainingUse(const YAML::Node& root, ExperimentConfig& 
                  "pbt trains each member in spans and needs a training budget; add training: {unit: epochs, "
                  "max: 20}");
   }
-  if (training.enabled() && (strategy.type == "beam" || strategy.type == "pbt")) {
-    if (!strategy.span) strategy.span = training.max / 4;
-    if (*strategy.span > training.max) {
-      return Error(root["strategy"]["span"], "strategy.span",
-                   "is longer than a full run (training.max " + FormatNumber(training.max) + ")");
-    }
+  if (training.enabled() && (strategy.type == "beam" || strategy.type == "pbt") && !strategy.span) {
+    // A quarter of a run; whole units when the run is a whole number of them (epochs, not 1.25 epochs).
+    double quarter = training.max / 4;
+    strategy.span = std::floor(training.max) == training.max ? std::max(1.0, std::round(quarter)) : quarter;
+  }
+  if (strategy.span && *strategy.span > training.max) {
+    return Error(root["strategy"]["span"], "strategy.span",
+                 "is longer than a full run (training.max " + FormatNumber(training.max) + ")");
+  }
+  // A pruner compares trials at the same step of training; a trial that continues its parent's checkpoint
+  // starts at its parent's step, so its milestones would be measured against trials that trained less.
+  const bool spans =
+      strategy.type == "beam" || strategy.type == "pbt" || (strategy.type == "evolution" && strategy.span);
+  if (config.pruner.type != "none" && spans && training.enabled()) {
+    return Error(root["pruner"]["type"], "pruner.type",
+                 "cannot be combined with strategy " + strategy.type +
+                     (strategy.type == "evolution" ? " with a span" : "") +
+                     ": its trials continue their parents' checkpoints, and the strategy already drops weak "
+                     "lines; remove the pruner");
+  }
+  if (config.pruner.max_step && training.enabled() && *config.pruner.max_step > training.max &&
+      root["pruner"]["max_step"]) {
+    return Error(
+        root["pruner"]["max_step"], "pruner.max_step",
+        "is beyond a full run (training.max " + FormatNumber(training.max) + "): no trial reports that far");
   }
   if (config.pruner.type == "asha" || config.pruner.type == "hyperband") {
     if (!config.pruner.max_step) {

@@ -202,7 +202,7 @@ space:
   layers: {type: int, low: 1, high: 3}
   width2: {type: int, low: 16, high: 64, step: 16, when: {layers: [2, 3], optimizer: sgd}}
   nesterov: {type: bool, when: {optimizer: sgd}}
-  dampening: {type: float, low: 0, high: 0.5, when: {nesterov: true}}
+  dampening: {type: float, low: 0, high: 0.5, step: 0.1, when: {nesterov: true}}
   act: {type: categorical, choices: ["1", 2], when: {layers: 1}}
   warm: {type: float, low: 0, high: 1, when: {dampening: 0}}
 )";
@@ -213,6 +213,16 @@ std::string CondWith(const std::string& from, const std::string& to) {
   size_t at = text.find(from);
   EXPECT_NE(at, std::string::npos) << from;
   return text.replace(at, from.size(), to);
+}
+
+TEST(ConfigWhen, AConditionOnAContinuousFloatIsRefused) {
+  auto config =
+      ParseConfig(CondWith("step: 0.1, when: {nesterov: true}", "when: {nesterov: true}"), "exp.yaml");
+  ASSERT_FALSE(config.ok());
+  EXPECT_EQ(
+      config.status().message(),
+      "exp.yaml:13:47: space.warm.when.dampening: 'dampening' is a continuous float, so it almost never "
+      "equals a listed value; condition on a categorical, bool, int or stepped float parameter instead");
 }
 
 TEST(ConfigWhen, ReadsConditionsWithTypedValues) {
@@ -360,6 +370,95 @@ TEST(ConfigWhen, PlaceholderOfAConditionalParameterIsRefused) {
   auto ok = ParseConfig(CondWith("\"{optimizer}\"]", "\"{optimizer}\", \"{{momentum}}\", \"{layers}\"]"),
                         "exp.yaml");
   EXPECT_TRUE(ok.ok()) << ok.status().message();
+}
+
+}  // namespace
+}  // namespace hyperion
+
+namespace hyperion {
+namespace {
+
+// The graph sections: training budget, graph-strategy options, pruner, checkpoints.
+std::string Graph(const std::string& extra) {
+  return With("strategy: {type: grid, seed: 3, resolution: 4}\n", extra);
+}
+
+TEST(ConfigGraph, ReadsTrainingStrategyPrunerAndCheckpoints) {
+  auto config = ParseConfig(Graph("training: {unit: epochs, max: 20}\n"
+                                  "strategy: {type: beam, width: 2, branches: 4, span: 5, seed: 1}\n"
+                                  "checkpoints: {keep_best: 2}\n"),
+                            "exp.yaml");
+  ASSERT_TRUE(config.ok()) << config.status().message();
+  EXPECT_EQ(config->training.unit, "epochs");
+  EXPECT_EQ(config->training.max, 20);
+  EXPECT_EQ(config->strategy.width, 2);
+  EXPECT_EQ(config->strategy.branches, 4);
+  EXPECT_EQ(config->strategy.span, 5);
+  EXPECT_EQ(config->checkpoints.keep_best, 2);
+  Json json = config->ToJson();
+  EXPECT_EQ(json["training"], (Json{{"unit", "epochs"}, {"max", 20.0}}));
+  EXPECT_EQ(Training::FromJson(json["training"]).max, 20);
+  EXPECT_EQ(json["checkpoints"]["keep_best"], 2);
+
+  auto pbt = ParseConfig(Graph("training: {unit: epochs, max: 10}\n"
+                               "strategy: {type: pbt, population: 6, quantile: 0.5, resample: 0}\n"
+                               "checkpoints: {keep_best: all}\n"),
+                         "exp.yaml");
+  ASSERT_TRUE(pbt.ok()) << pbt.status().message();
+  EXPECT_EQ(pbt->strategy.span, 3) << "a quarter of 10 epochs, in whole epochs";
+  EXPECT_FALSE(pbt->checkpoints.keep_best);
+  EXPECT_EQ(pbt->ToJson()["checkpoints"]["keep_best"], "all");
+
+  auto asha = ParseConfig(Graph("training: {unit: steps, max: 27}\n"
+                                "pruner: {type: asha, min_step: 1, reduction: 3, min_trials: 4}\n"),
+                          "exp.yaml");
+  ASSERT_TRUE(asha.ok()) << asha.status().message();
+  EXPECT_EQ(asha->pruner.type, "asha");
+  EXPECT_EQ(asha->pruner.max_step, 27) << "defaults to training.max";
+  EXPECT_EQ(asha->pruner.min_trials, 4);
+  auto median = ParseConfig(Graph("pruner: {type: median, warmup_steps: 3}\n"), "exp.yaml");
+  ASSERT_TRUE(median.ok()) << median.status().message();
+  EXPECT_EQ(median->pruner.min_trials, 5);
+  EXPECT_EQ(median->pruner.warmup_steps, 3);
+}
+
+TEST(ConfigGraph, EveryMistakeIsNamedWhereItIs) {
+  struct Case {
+    std::string extra, error;
+  };
+  const std::vector<Case> cases = {
+      {"training: {unit: epochs}\n", "exp.yaml:8:11: training.max: missing; name the unit"},
+      {"training: {unit: epochs, max: 0}\n",
+       "exp.yaml:8:31: training.max: must be a positive number of epochs"},
+      {"strategy: {type: random, width: 3}\n",
+       "exp.yaml:8:33: strategy.width: applies to strategy beam, not to random; remove it or change "
+       "strategy.type"},
+      {"strategy: {type: beam, span: 2}\n",
+       "exp.yaml:8:30: strategy.span: needs a training budget to count in; add training: {unit: epochs, max: "
+       "20}"},
+      {"strategy: {type: pbt}\n", "exp.yaml:8:11: strategy.type: pbt trains each member in spans"},
+      {"training: {unit: epochs, max: 4}\nstrategy: {type: evolution, span: 5}\n",
+       "exp.yaml:9:35: strategy.span: is longer than a full run (training.max 4)"},
+      {"strategy: {type: pbt, quantile: 0.7}\n", "strategy.quantile: must be in (0, 0.5]"},
+      {"strategy: {type: evolution, population: 3, elite: 3}\n",
+       "strategy.elite: must be smaller than strategy.population (3)"},
+      {"pruner: {type: ahsa}\n", "pruner.type: unknown pruner 'ahsa'; did you mean 'asha'?"},
+      {"pruner: {type: asha, min_step: 0}\n", "pruner.min_step: must be above 0"},
+      {"pruner: {type: asha, warmup_steps: 2}\n", "pruner.warmup_steps: applies to median, not to asha"},
+      {"pruner: {type: asha, reduction: 1}\n", "pruner.reduction: must be at least 2"},
+      {"pruner: {type: hyperband}\n", "pruner.max_step: missing; hyperband needs the last milestone"},
+      {"training: {unit: steps, max: 9}\npruner: {type: asha, max_step: 30}\n",
+       "pruner.max_step: is beyond a full run (training.max 9): no trial reports that far"},
+      {"training: {unit: epochs, max: 8}\nstrategy: {type: beam}\npruner: {type: median}\n",
+       "pruner.type: cannot be combined with strategy beam: its trials continue their parents' checkpoints"},
+      {"checkpoints: {keep_best: some}\n",
+       "checkpoints.keep_best: expected a whole number of checkpoints to keep, or all"},
+      {"checkpoints: {keep: 2}\n", "checkpoints.keep: unknown key; did you mean 'keep_best'?"},
+  };
+  for (const auto& c : cases) {
+    std::string e = ErrorOf(Graph(c.extra));
+    EXPECT_NE(e.find(c.error), std::string::npos) << "config:\n" << c.extra << "error: " << e;
+  }
 }
 
 }  // namespace
