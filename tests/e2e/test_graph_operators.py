@@ -149,6 +149,19 @@ class BeamResumeTest(GraphTestCase):
         self.assertEqual(sum(t["state"] == "pruned" for t in trials), 6)
 
 
+class ResumeRefusedTest(GraphTestCase):
+    def test_resume_with_other_strategy_settings_is_refused_and_stores_nothing(self):
+        config = self.write_config(BeamTest.CONFIG)
+        r = self.run_experiment(config, "-q", timeout=300)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        before = self.trials()
+        changed = self.write_config(BeamTest.CONFIG.replace("span: 2", "span: 3"), name="changed.yaml")
+        r = self.run_experiment(changed, "--resume")
+        self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+        self.assertIn("was run with another setting of the strategy ({\"span\":2.0}, now {\"span\":3.0})", r.stderr)
+        self.assertEqual(self.trials(), before)
+
+
 class PbtTest(GraphTestCase):
     CONFIG = COMMON + """
 name: pbt

@@ -110,6 +110,23 @@ bool IsLiveProcess(long pid) {
   return state != 'Z' && state != 'X';
 }
 
+// The strategy settings the stored config records (all but the seed, which has a message of its own), as
+// stored and as now. Settings an older version did not record are not compared.
+std::pair<std::string, std::string> StoredStrategyOptions(const Json& stored, const Json& current) {
+  Json before = Json::object(), now = Json::object();
+  const Json& old_strategy = stored.value("strategy", Json::object());
+  const Json& new_strategy = current.value("strategy", Json::object());
+  if (!old_strategy.is_object() || !new_strategy.is_object()) return {"", ""};
+  for (const auto& [key, value] : old_strategy.items()) {
+    if (key == "seed") continue;
+    Json present = new_strategy.value(key, Json());
+    if (present == value) continue;
+    before[key] = value;
+    now[key] = present;
+  }
+  return {DumpJson(before), DumpJson(now)};
+}
+
 }  // namespace
 
 // A trial whose process is alive: its metric reader, deadlines and how it is meant to end.
@@ -242,14 +259,17 @@ Status Orchestrator::Start() {
       bool show;  // short enough to print
     };
     const Json current = config_.ToJson();
-    for (const Fixed& f : {Fixed{"strategy", existing->strategy, strategy_->Name(), true},
-                           Fixed{"executor", existing->executor, executor_->Name(), true},
-                           Fixed{"search space", DumpJson(existing->config.value("space", Json())),
-                                 DumpJson(current["space"]), false},
-                           Fixed{"objective", DumpJson(existing->config.value("objective", Json())),
-                                 DumpJson(current["objective"]), true},
-                           Fixed{"training budget", DumpJson(existing->config.value("training", Json())),
-                                 DumpJson(current["training"]), true}}) {
+    for (const Fixed& f :
+         {Fixed{"strategy", existing->strategy, strategy_->Name(), true},
+          Fixed{"executor", existing->executor, executor_->Name(), true},
+          Fixed{"search space", DumpJson(existing->config.value("space", Json())), DumpJson(current["space"]),
+                false},
+          Fixed{"objective", DumpJson(existing->config.value("objective", Json())),
+                DumpJson(current["objective"]), true},
+          Fixed{"training budget", DumpJson(existing->config.value("training", Json())),
+                DumpJson(current["training"]), true},
+          Fixed{"setting of the strategy", StoredStrategyOptions(existing->config, current).first,
+                StoredStrategyOptions(existing->config, current).second, true}}) {
       if (f.stored == f.now) continue;
       return FailedPreconditionError(
           "experiment '" + config_.name + "' was run with another " + f.what +

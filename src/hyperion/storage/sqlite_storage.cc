@@ -244,12 +244,17 @@ Result<std::unique_ptr<SqliteStorage>> SqliteStorage::Open(const std::string& pa
     return InvalidArgumentError("'" + path + "' is not a SQLite database; choose another --storage");
   }
   HYP_RETURN_IF_ERROR(pragmas.WithContext("database '" + path + "'"));
-  if (!create) {
-    HYP_ASSIGN_OR_RETURN(Statement q,
-                         storage->Prepare("SELECT count(*) FROM sqlite_master WHERE name = 'experiments'"));
-    if (q.Step() != SQLITE_ROW || q.Int(0) == 0) {
+  {
+    // Never add Hyperion's tables to someone else's database: a file with tables must already be ours.
+    HYP_ASSIGN_OR_RETURN(
+        Statement q, storage->Prepare("SELECT count(*), sum(name = 'experiments') FROM sqlite_master WHERE "
+                                      "type = 'table' AND name NOT LIKE 'sqlite_%'"));
+    bool ours = q.Step() == SQLITE_ROW && q.Int(1) > 0;
+    bool empty = q.Int(0) == 0;
+    if (!ours && (!create || !empty)) {
       return InvalidArgumentError("'" + path +
-                                  "' is a SQLite database but not a Hyperion experiment database");
+                                  "' is a SQLite database but not a Hyperion experiment database" +
+                                  (create ? "; choose another --storage" : ""));
     }
   }
   HYP_RETURN_IF_ERROR(storage->Migrate().WithContext("database '" + path + "'"));

@@ -1,6 +1,7 @@
 // The conformance suite every Storage back end must pass. Each back end is one entry of kBackends; the
 // PostgreSQL back end joins the same list.
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -270,6 +271,37 @@ TEST(SqliteStorage, FileIsPrivateAndSchemaVersioned) {
   ASSERT_EQ(::stat(path.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600);
   EXPECT_GE(SqliteStorage::CurrentSchemaVersion(), 1);
+  fs::remove_all(dir);
+}
+
+TEST(SqliteStorage, NeverTakesOverAnotherDatabase) {
+  fs::path dir = fs::temp_directory_path() / ("hyperion-foreign-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  std::string path = (dir / "other.db").string();
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(
+        sqlite3_exec(db, "CREATE TABLE theirs(x); INSERT INTO theirs VALUES (1);", nullptr, nullptr, nullptr),
+        SQLITE_OK);
+    sqlite3_close(db);
+  }
+  for (bool create : {true, false}) {
+    auto opened = OpenStorage(path, create);
+    ASSERT_FALSE(opened.ok());
+    EXPECT_EQ(opened.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(opened.status().message().find("is a SQLite database but not a Hyperion experiment database"),
+              std::string::npos);
+  }
+  // Nothing was added to it.
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_master", -1, &stmt, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(stmt), SQLITE_ROW);
+  EXPECT_EQ(sqlite3_column_int(stmt, 0), 1);
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
   fs::remove_all(dir);
 }
 
