@@ -149,6 +149,26 @@ class BeamResumeTest(GraphTestCase):
         self.assertEqual(sum(t["state"] == "pruned" for t in trials), 6)
 
 
+class NoCheckpointTest(GraphTestCase):
+    def test_branches_of_a_trial_that_saved_nothing_say_they_start_from_scratch(self):
+        config = BeamTest.CONFIG.replace('env: {RECORD_DIR: "@REC@"}', 'env: {RECORD_DIR: "@REC@", NO_CHECKPOINT: "1"}')
+        r = self.run_experiment(self.write_config(config), timeout=300)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        trials = self.trials()
+        ids = self.by_id(trials)
+        branches = [t for t in trials if t["parents"]]
+        self.assertEqual(len(branches), 8)
+        for t in branches:
+            donor = ids[t["parents"][0]]
+            self.assertEqual(t["restore_from"], "")
+            self.assertTrue(t["rationale"].endswith("It starts from scratch: #%d left no checkpoint." % donor["number"]),
+                            t["rationale"])
+        # The run says it once per donor.
+        donors = {ids[t["parents"][0]]["number"] for t in branches}
+        for number in donors:
+            self.assertEqual(r.stdout.count("trial #%d left no checkpoint" % number), 1, r.stdout)
+
+
 class ResumeRefusedTest(GraphTestCase):
     def test_resume_with_other_strategy_settings_is_refused_and_stores_nothing(self):
         config = self.write_config(BeamTest.CONFIG)

@@ -70,8 +70,12 @@ void ConsoleProgress::OnRunStarted(const ExperimentRecord& experiment, const std
 
 void ConsoleProgress::OnTrialStarted(const Trial& trial) {
   std::string what;
-  if (!trial.parents.empty())
-    what = "  " + trial.op + (trial.change_label.empty() ? "" : ": " + trial.change_label);
+  if (!trial.parents.empty()) {
+    // "exploit #3: lr x1.2" already names its operator.
+    bool named = trial.change_label.rfind(trial.op, 0) == 0;
+    what = "  " + (named ? trial.change_label
+                         : trial.op + (trial.change_label.empty() ? "" : ": " + trial.change_label));
+  }
   if (trial.budget_from && trial.budget_to && config_.training.enabled()) {
     what += "  " + config_.training.unit + " " + FormatNumber(*trial.budget_from) + "-" +
             FormatNumber(*trial.budget_to);

@@ -333,6 +333,11 @@ Status Orchestrator::Start() {
   started.payload = Json{{"seed", seed_}, {"parallel", config_.parallel}};
   HYP_RETURN_IF_ERROR(storage_.AppendEvent(started).status());
   observer_.OnRunStarted(experiment_, trials_);
+  if (!config_.budget.max_trials && !config_.budget.max_time) {
+    observer_.OnMessage("no budget.max_trials or budget.max_time: the run goes on until strategy " +
+                        strategy_->Name() +
+                        " has nothing left to propose, or until you stop it (Ctrl-C; --resume continues it)");
+  }
   return Status::Ok();
 }
 
@@ -487,11 +492,12 @@ Status Orchestrator::FillSlots() {
     Trial trial;
     trial.experiment_id = experiment_.id;
     HYP_RETURN_IF_ERROR(PrepareBranch(p, trial));
+    const std::string branch_note = std::move(trial.rationale);  // set when the donor left no checkpoint
     trial.params = std::move(p.params);
     trial.parents = std::move(p.parents);
     trial.op = std::move(p.op);
     trial.change_label = std::move(p.change_label);
-    trial.rationale = std::move(p.rationale);
+    trial.rationale = std::move(p.rationale) + branch_note;
     trial.evidence = std::move(p.evidence);
     trial.created_at = WallSeconds();
     Result<Trial> created = Status::Ok();
@@ -692,11 +698,14 @@ Status Orchestrator::PrepareBranch(const Proposal& proposal, Trial& trial) {
   }
   std::error_code ec;
   if (!fs::is_directory(donor.checkpoint_dir, ec) || fs::is_empty(donor.checkpoint_dir, ec)) {
-    // The trial starts from scratch; say so once per donor, since its numbers will not mean much.
-    observer_.OnMessage("trial #" + std::to_string(donor.number) + " left no checkpoint in " +
-                        donor.checkpoint_dir +
-                        "; its branches start from scratch (does the command save into "
-                        "HYPERION_CHECKPOINT_DIR, e.g. with hyperion.checkpoint_dir()?)");
+    // The trial starts from scratch: the stored rationale says so, and the run says it once per donor.
+    trial.rationale = " It starts from scratch: #" + std::to_string(donor.number) + " left no checkpoint.";
+    if (warned_no_checkpoint_.insert(donor.id).second) {
+      observer_.OnMessage("trial #" + std::to_string(donor.number) + " left no checkpoint in " +
+                          donor.checkpoint_dir +
+                          "; its branches start from scratch (does the command save into "
+                          "HYPERION_CHECKPOINT_DIR, e.g. with hyperion.checkpoint_dir()?)");
+    }
     return Status::Ok();
   }
   trial.restore_from = donor.checkpoint_dir;
