@@ -1,9 +1,11 @@
 """The CLI around experiments: refusing to overwrite one, --resume, and the query commands (status, trials,
-best, show), including on a database that does not exist."""
+best, show, tree, trace), including their exit codes: whatever the user named that is not there (a database, an
+experiment, a trial) is bad input, exit 2, with one line saying what there is instead."""
 
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import time
 import unittest
@@ -215,19 +217,53 @@ class QueryTest(HyperionTestCase):
         self.assertTrue(os.path.isdir(shown["trial_dir"]), shown["trial_dir"])
         self.assertTrue(shown["trial_dir"].startswith(self.out), shown["trial_dir"])
 
-        r = self.hyperion("show", "99", "--storage", self.storage)
-        self.assertEqual(r.returncode, 1)
-        self.assertIn("no trial #99", r.stderr)
+        # The same lookup as trace: exit 2, and the numbers there are.
+        for command in ("show", "trace"):
+            for extra in ([], ["--json"]):
+                r = self.hyperion(command, "99", "--storage", self.storage, *extra)
+                self.assertEqual(r.returncode, 2, (command, extra, r.stderr))
+                self.assertEqual(r.stdout, "")
+                self.assertEqual(r.stderr, "hyperion: experiment 'maxexp' has no trial #99; its trials are #1 to #4\n")
         r = self.hyperion("show", "two", "--storage", self.storage)
         self.assertEqual(r.returncode, 2)
         self.assertIn("not a trial number", r.stderr)
 
     def test_unknown_experiment_name(self):
         self.run_table("maxexp", "5,9,9,2", "max")
-        r = self.hyperion("trials", "--storage", self.storage, "--experiment", "maxepx")
-        self.assertEqual(r.returncode, 1)
-        self.assertIn("no experiment named 'maxepx'", r.stderr)
-        self.assertIn("did you mean 'maxexp'?", r.stderr)
+        self.run_table("other", "1,2,3,4", "min")
+        url = "sqlite://" + self.db
+        for command in (["status"], ["trials"], ["best"], ["show", "1"], ["tree"], ["trace", "1"]):
+            r = self.hyperion(*command, "--storage", self.storage, "--experiment", "maxepx")
+            self.assertEqual(r.returncode, 2, (command, r.stderr))
+            self.assertEqual(r.stdout, "")
+            self.assertEqual(r.stderr, "hyperion: no experiment named 'maxepx' in %s; did you mean 'maxexp'?\n" % url)
+            # Nothing close: the names there are, in one sentence.
+            r = self.hyperion(*command, "--storage", self.storage, "--experiment", "nope")
+            self.assertEqual(r.returncode, 2, (command, r.stderr))
+            self.assertEqual(r.stderr, "hyperion: no experiment named 'nope' in %s; its experiments are 'maxexp', "
+                             "'other' (see `hyperion status`)\n" % url)
+
+    def test_trials_table_cuts_long_reasons_at_a_word(self):
+        message = ("ValueError: loss diverged at step 12 (lr 0.31, threshold 1e+06); the gradient norm was "
+                   "1234567.89 and the run stopped after 12.5 seconds")
+        config = self.write_config(QUICK.replace('report, "{x}"', 'crash, "3", "%s"' % message))
+        self.assertEqual(self.run_experiment(config, "-q").returncode, 1)
+        errors = {t["number"]: t["error"] for t in self.trials()}
+        self.assertGreater(min(len(e) for e in errors.values()), 80, errors)
+        table = self.hyperion("trials", "--storage", self.storage)
+        self.assertEqual(table.returncode, 0, table.stderr)
+        rows = [l for l in table.stdout.splitlines() if "failed" in l]
+        self.assertEqual(len(rows), 2, table.stdout)
+        for row in rows:
+            number = int(row.split()[0])
+            self.assertTrue(row.endswith("…)"), row)
+            shown = row[row.index("  (") + 3:-2]
+            error = errors[number]
+            self.assertTrue(error.startswith(shown), (shown, error))
+            self.assertLessEqual(len(shown) + 1, 80, shown)
+            # Cut between words: what comes next in the full reason is a space or a separator, never the rest
+            # of a number or a word.
+            self.assertIn(error[len(shown)], " ,;:([{", (shown, error))
 
     def test_best_without_completed_trial(self):
         config = self.write_config(QUICK.replace('report, "{x}"', "silent"))
@@ -302,19 +338,79 @@ class QueryTest(HyperionTestCase):
         empty = os.path.join(self.tmp, "elsewhere")
         os.makedirs(empty)
         r = subprocess.run([BIN, "trials"], cwd=empty, env=self.env(), capture_output=True, text=True, timeout=30)
-        self.assertEqual(r.returncode, 1)
+        self.assertEqual(r.returncode, 2)
         self.assertIn("hyperion.db", r.stderr)
         self.assertEqual(os.listdir(empty), [])
 
+    QUERIES = (["trials"], ["trials", "--json"], ["best"], ["best", "--json"], ["status"], ["show", "1"],
+               ["tree"], ["tree", "--json"], ["trace", "1"], ["trace", "1", "--json"])
+
     def test_queries_on_missing_database(self):
         for storage in (self.db, self.storage):
-            for args in (["trials"], ["trials", "--json"], ["best"], ["status"], ["show", "1"]):
+            for args in self.QUERIES:
                 r = self.hyperion(*args, "--storage", storage)
-                self.assertEqual(r.returncode, 1, (args, r.stdout, r.stderr))
+                self.assertEqual(r.returncode, 2, (args, r.stdout, r.stderr))
                 self.assertIn("no experiment database at '%s'" % self.db, r.stderr)
                 self.assertEqual(r.stdout, "")
                 self.assertFalse(os.path.exists(self.db), "%s created the database" % args)
         self.assertEqual(os.listdir(self.tmp), ["records"])
+
+    def test_queries_on_junk_empty_and_experimentless_databases(self):
+        junk = os.path.join(self.tmp, "junk.db")
+        with open(junk, "w") as f:
+            f.write("not a database\n" * 100)
+        empty = os.path.join(self.tmp, "empty.db")
+        open(empty, "w").close()
+        for path, says in ((junk, "is not a SQLite database"), (empty, "is empty")):
+            for args in self.QUERIES:
+                r = self.hyperion(*args, "--storage", path)
+                self.assertEqual(r.returncode, 2, (path, args, r.stderr))
+                self.assertIn(says, r.stderr)
+        # A Hyperion database with no experiment in it: status lists none, the others have nothing to show (2).
+        r = self.run_experiment(self.write_config(QUICK), "-q")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with sqlite3.connect(self.db) as db:
+            for table in ("events", "reports", "trial_parents", "trials", "experiments"):
+                db.execute("DELETE FROM %s" % table)
+        r = self.hyperion("status", "--storage", self.storage)
+        self.assertEqual((r.returncode, r.stdout), (0, "no experiments in %s\n" % self.storage))
+        for args in self.QUERIES:
+            if args[0] == "status":
+                continue
+            r = self.hyperion(*args, "--storage", self.storage)
+            self.assertEqual(r.returncode, 2, (args, r.stderr))
+            self.assertEqual(r.stderr, "hyperion: no experiments in %s yet\n" % self.storage)
+
+
+class RunInputTest(HyperionTestCase):
+    def test_config_that_is_a_folder(self):
+        r = self.hyperion("run", self.records, "--storage", self.storage, "--output-dir", self.out)
+        self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+        self.assertEqual(r.stderr, "hyperion: config '%s' is a folder, not a YAML file; name the config file inside "
+                         "it\n" % self.records)
+        self.assertFalse(os.path.exists(self.db))
+
+    def test_storage_in_a_folder_that_does_not_exist(self):
+        config = self.write_config(QUICK)
+        missing = os.path.join(self.tmp, "no", "such", "folder")
+        for storage in (os.path.join(missing, "x.db"), "sqlite://" + os.path.join(missing, "x.db")):
+            r = self.hyperion("run", config, "--storage", storage, "--output-dir", self.out)
+            self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+            self.assertIn("folder '%s' does not exist" % missing, r.stderr)
+            self.assertIn("--storage", r.stderr)
+            self.assertEqual(len(r.stderr.splitlines()), 1, r.stderr)
+        self.assertFalse(os.path.exists(os.path.join(self.tmp, "no")))
+        self.assertFalse(os.path.exists(self.out), "a refused run created the output folder")
+        self.assertFalse(os.path.exists(os.path.join(self.records, "runs.log")), "no trial may run")
+
+    def test_output_folder_under_a_file(self):
+        config = self.write_config(QUICK)
+        blocker = os.path.join(self.tmp, "file")
+        open(blocker, "w").close()
+        r = self.hyperion("run", config, "--storage", self.storage, "--output-dir", os.path.join(blocker, "runs"))
+        self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+        self.assertIn("'%s' is not a folder" % blocker, r.stderr)
+        self.assertFalse(os.path.exists(self.db), "a refused run created the database")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,9 @@
 """`hyperion tree` and `hyperion trace` on a real run: a small random search (every trial a root), read back as
-text and as JSON, and the errors for a trial that does not exist."""
+text and as JSON, and the errors for a trial that does not exist; then a small beam (branches, prunes, removed
+checkpoints) through `show` and `trace`."""
 
 import json
+import os
 import unittest
 
 from e2e_support import HyperionTestCase
@@ -115,16 +117,94 @@ class GraphCliTest(HyperionTestCase):
         self.assertEqual(r.returncode, 2)
         self.assertIn("'three' is not a trial number", r.stderr)
         r = self.cli("tree", "--experiment", "graph-randon")
-        self.assertEqual(r.returncode, 1)
-        self.assertIn("did you mean 'graph-random'", r.stderr)
+        self.assertEqual(r.returncode, 2)
+        self.assertEqual(r.stderr, "hyperion: no experiment named 'graph-randon' in %s; did you mean "
+                         "'graph-random'?\n" % self.storage)
 
     def test_no_database(self):
+        # Every query command says the same about a database that is not there: bad input, exit 2.
         missing = "sqlite://" + self.tmp + "/missing.db"
-        for args in (("tree",), ("trace", "1")):
+        best = self.hyperion("best", "--storage", missing)
+        self.assertEqual(best.returncode, 2, best.stderr)
+        for args in (("tree",), ("trace", "1"), ("show", "1"), ("trials",), ("status",)):
             r = self.hyperion(*args, "--storage", missing)
-            best = self.hyperion("best", "--storage", missing)
-            self.assertEqual(r.returncode, best.returncode, r.stderr)
+            self.assertEqual(r.returncode, 2, (args, r.stderr))
             self.assertEqual(r.stderr, best.stderr)
+        self.assertFalse(os.path.exists(self.tmp + "/missing.db"))
+
+
+BEAM = """
+name: graph-beam
+command: [@PY@, @FIX@/lineage.py]
+objective: {metric: score, mode: max}
+env: {RECORD_DIR: "@REC@"}
+space:
+  lr: {type: float, low: 1.0e-4, high: 1.0, log: true}
+  dropout: {type: float, low: 0.0, high: 0.5, step: 0.05}
+training: {unit: steps, max: 6}
+strategy: {type: beam, width: 2, branches: 2, span: 2, seed: 3}
+parallel: 2
+checkpoints: {keep_best: 1}
+"""
+
+
+class GraphBeamCliTest(HyperionTestCase):
+    """A beam of three levels: children restore their parents' checkpoints, retention removes the rest."""
+
+    def setUp(self):
+        super().setUp()
+        r = self.run_experiment(self.write_config(BEAM), "-q", timeout=300)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.stored = {t["number"]: t for t in self.trials()}
+        self.numbers = {t["id"]: t["number"] for t in self.stored.values()}
+
+    def test_show_prints_the_graph_fields(self):
+        # A child of the last level that completed: it has a parent, a change, a span and restored a checkpoint.
+        child = next(t for t in self.stored.values() if t["budget_from"] == 4 and t["state"] == "completed")
+        parent = self.numbers[child["parents"][0]]
+        r = self.hyperion("show", str(child["number"]), "--storage", self.storage)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        lines = r.stdout.splitlines()
+        self.assertIn("  operator   branch", lines)
+        self.assertIn("  change     " + child["change"], lines)
+        self.assertIn("  parents    #%d" % parent, lines)
+        self.assertIn("  span       steps 4-6", lines)
+        self.assertIn("  restored   " + child["restore_from"], lines)
+        self.assertTrue(child["restore_from"].endswith("trial-%04d/checkpoint" % parent), child)
+        if child["checkpoint_dir"]:
+            self.assertIn("  checkpoint " + child["checkpoint_dir"], lines)
+        else:
+            self.assertFalse([l for l in lines if l.startswith("  checkpoint")], r.stdout)
+        shown = self.query("show", str(child["number"]))
+        self.assertEqual(shown["parent_numbers"], [parent])
+
+        # A root: no parents, no restore; its span starts at 0.
+        root = self.stored[1]
+        r = self.hyperion("show", "1", "--storage", self.storage)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("  span       steps 0-2", r.stdout.splitlines())
+        self.assertNotIn("  parents", r.stdout)
+        self.assertNotIn("  restored", r.stdout)
+        self.assertEqual(root["parents"], [])
+
+    def test_trace_shows_retention_as_the_deciding_component(self):
+        removed = [t for t in self.stored.values() if t["state"] == "pruned" and t["budget_from"] == 4]
+        self.assertTrue(removed, self.stored)
+        number = removed[0]["number"]
+        r = self.hyperion("trace", str(number), "--storage", self.storage)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        lines = [l[3:] for l in r.stdout.splitlines() if l[3:].startswith("removed ")]
+        self.assertTrue(lines, r.stdout)
+        for line in lines:
+            self.assertTrue(line.startswith("removed    [retention] checkpoint /"), line)
+        pruned = [l[3:] for l in r.stdout.splitlines() if l[3:].startswith("pruned ")]
+        self.assertTrue(pruned and pruned[-1].startswith("pruned     [beam] "), r.stdout)
+        trace = self.query("trace", str(number))
+        decisions = [d for node in trace["lineage"] for d in node["decisions"]]
+        removals = [d for d in decisions if d["type"] == "checkpoint_removed"]
+        self.assertTrue(removals, decisions)
+        for d in removals:
+            self.assertEqual(d["source"], "retention")
 
 
 if __name__ == "__main__":

@@ -42,6 +42,13 @@ int Fail(const Status& status, std::optional<int> code = std::nullopt) {
   return code.value_or(CodeFor(status));
 }
 
+// For a failure to find what the user named (database, experiment, trial): kNotFound there is bad input too,
+// exit 2, like a junk database; only what goes wrong inside a database that exists (kInternal, kUnavailable)
+// is 1.
+int FailLookup(const Status& status) {
+  return Fail(status, status.code() == StatusCode::kNotFound ? kExitUsage : CodeFor(status));
+}
+
 std::string DefaultStorage() {
   const char* env = std::getenv("HYPERION_STORAGE");
   return env && *env ? env : kDefaultStorageUrl;
@@ -54,17 +61,32 @@ Status CheckProgram(const ExperimentConfig& config) {
   return InvalidArgumentError(config.source_path + ": command[0]: " + program.status().message());
 }
 
-// The output folder must exist or be creatable, and be writable.
-Status CheckWritableFolder(const std::string& dir) {
+// The output folder must exist or be creatable, and be writable. Only checked, so that a run refused for
+// another reason (a bad --storage) leaves no folder behind; CreateOutputFolder() makes it.
+Status CheckOutputFolder(const std::string& dir) {
+  std::error_code ec;
+  fs::path existing(dir);  // absolute: the walk up ends at the root at the latest
+  while (existing.has_parent_path() && existing != existing.parent_path() && !fs::exists(existing, ec))
+    existing = existing.parent_path();
+  const std::string where =
+      existing.string() == dir ? "" : " (its nearest existing folder is '" + existing.string() + "')";
+  if (!fs::is_directory(existing, ec)) {
+    return InvalidArgumentError("cannot create the output folder '" + dir + "': '" + existing.string() +
+                                "' is not a folder; choose another with --output-dir");
+  }
+  if (::access(existing.c_str(), W_OK | X_OK) != 0) {
+    return InvalidArgumentError("the output folder '" + dir + "' is not writable" + where +
+                                "; choose another with --output-dir");
+  }
+  return Status::Ok();
+}
+
+Status CreateOutputFolder(const std::string& dir) {
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec)
     return InvalidArgumentError("cannot create the output folder '" + dir + "': " + ec.message() +
                                 "; choose another with --output-dir");
-  if (::access(dir.c_str(), W_OK | X_OK) != 0) {
-    return InvalidArgumentError("the output folder '" + dir +
-                                "' is not writable; choose another with --output-dir");
-  }
   return Status::Ok();
 }
 
@@ -76,6 +98,18 @@ struct Loaded {
   ExperimentRecord experiment;
 };
 
+// The end of "no experiment named 'x' in ...": a did-you-mean when one is close, else the names there are.
+std::string OtherExperiments(const std::string& name, const std::vector<std::string>& names) {
+  if (names.empty()) return "it has no experiments yet";
+  if (auto hint = ClosestMatch(name, names)) return "did you mean '" + *hint + "'?";
+  constexpr size_t kListed = 10;
+  std::vector<std::string> listed;
+  for (size_t i = 0; i < names.size() && i < kListed; ++i) listed.push_back("'" + names[i] + "'");
+  std::string text = "its experiments are " + JoinStrings(listed);
+  if (names.size() > kListed) text += " and " + std::to_string(names.size() - kListed) + " more";
+  return text + " (see `hyperion status`)";
+}
+
 Result<Loaded> LoadExperiment(const std::string& storage_url, const std::string& name) {
   Loaded loaded;
   HYP_ASSIGN_OR_RETURN(loaded.storage, OpenStorage(storage_url, /*create_if_missing=*/false));
@@ -85,10 +119,8 @@ Result<Loaded> LoadExperiment(const std::string& storage_url, const std::string&
       HYP_ASSIGN_OR_RETURN(auto all, loaded.storage->ListExperiments());
       std::vector<std::string> names;
       for (const auto& e : all) names.push_back(e.name);
-      auto hint = ClosestMatch(name, names);
-      return NotFoundError("no experiment named '" + name + "' in " + loaded.storage->Url() +
-                           (hint ? "; did you mean '" + *hint + "'?" : "") +
-                           (names.empty() ? "" : " Experiments: " + JoinStrings(names)));
+      return NotFoundError("no experiment named '" + name + "' in " + loaded.storage->Url() + "; " +
+                           OtherExperiments(name, names));
     }
     loaded.experiment = *found;
     return loaded;
@@ -139,6 +171,11 @@ struct RunOptions {
 };
 
 int Run(const RunOptions& options) {
+  if (std::error_code ec; fs::is_directory(options.config, ec)) {
+    return Fail(InvalidArgumentError("config '" + options.config +
+                                     "' is a folder, not a YAML file; name the config file inside it"),
+                kExitUsage);
+  }
   auto loaded = LoadConfig(options.config);
   if (!loaded.ok()) return Fail(loaded.status(), kExitUsage);
   ExperimentConfig config = std::move(loaded).value();
@@ -167,9 +204,11 @@ int Run(const RunOptions& options) {
                             .lexically_normal()
                             .string();
   // Found now rather than at the first trial, when the experiment would already be stored.
-  if (Status s = CheckWritableFolder(settings.output_dir); !s.ok()) return Fail(s, kExitUsage);
+  if (Status s = CheckOutputFolder(settings.output_dir); !s.ok()) return Fail(s, kExitUsage);
   auto storage = OpenStorage(storage_url);
-  if (!storage.ok()) return Fail(storage.status());
+  // A database in a folder that does not exist is a bad --storage (or config storage:), like any bad input.
+  if (!storage.ok()) return FailLookup(storage.status());
+  if (Status s = CreateOutputFolder(settings.output_dir); !s.ok()) return Fail(s, kExitUsage);
   settings.resume = options.resume;
   const char* client = std::getenv("HYPERION_PYTHON_CLIENT");
   settings.python_client_dir = client && *client ? client : HYPERION_PYTHON_CLIENT_DIR;
@@ -214,13 +253,13 @@ struct QueryOptions {
 
 int Status_(const QueryOptions& options) {
   auto storage = OpenStorage(options.storage.empty() ? DefaultStorage() : options.storage, false);
-  if (!storage.ok()) return Fail(storage.status());
+  if (!storage.ok()) return FailLookup(storage.status());
   auto experiments = (*storage)->ListExperiments();
   if (!experiments.ok()) return Fail(experiments.status());
   if (!options.experiment.empty()) {
     auto named =
         LoadExperiment(options.storage.empty() ? DefaultStorage() : options.storage, options.experiment);
-    if (!named.ok()) return Fail(named.status());
+    if (!named.ok()) return FailLookup(named.status());
   }
   Json out = Json::array();
   for (const auto& e : *experiments) {
@@ -254,10 +293,12 @@ int Status_(const QueryOptions& options) {
   return kExitOk;
 }
 
+constexpr size_t kReasonWidth = 80;  // a failure or prune reason in the trials table, in characters
+
 int Trials(const QueryOptions& options) {
   auto loaded =
       LoadExperiment(options.storage.empty() ? DefaultStorage() : options.storage, options.experiment);
-  if (!loaded.ok()) return Fail(loaded.status());
+  if (!loaded.ok()) return FailLookup(loaded.status());
   auto trials = loaded->storage->ListTrials(loaded->experiment.id);
   if (!trials.ok()) return Fail(trials.status());
   if (options.json) {
@@ -273,7 +314,7 @@ int Trials(const QueryOptions& options) {
               Utf8Prefix(loaded->experiment.objective_metric, 12).c_str(), "operator", "params");
   for (const auto& t : *trials) {
     std::string params = FormatParams(t.params);
-    if (!t.error.empty()) params += "  (" + t.error.substr(0, 80) + ")";
+    if (!t.error.empty()) params += "  (" + ClipText(t.error, kReasonWidth) + ")";
     std::printf("%5lld  %-11s  %-12s  %-8s  %s\n", static_cast<long long>(t.number), TrialStateName(t.state),
                 Cell(t.value).c_str(), t.op.c_str(), params.c_str());
   }
@@ -283,7 +324,7 @@ int Trials(const QueryOptions& options) {
 int Best(const QueryOptions& options) {
   auto loaded =
       LoadExperiment(options.storage.empty() ? DefaultStorage() : options.storage, options.experiment);
-  if (!loaded.ok()) return Fail(loaded.status());
+  if (!loaded.ok()) return FailLookup(loaded.status());
   auto trials = loaded->storage->ListTrials(loaded->experiment.id);
   if (!trials.ok()) return Fail(trials.status());
   auto best = BestOf(*trials, loaded->experiment);
@@ -318,21 +359,51 @@ Result<int64_t> ParseTrialNumber(const std::string& argument, const std::string&
   return static_cast<int64_t>(number);
 }
 
+// An experiment's trials, for the commands that need more than one of them.
+struct LoadedTrials {
+  Loaded loaded;
+  std::vector<Trial> trials;
+};
+
+Result<LoadedTrials> LoadTrials(const QueryOptions& options) {
+  LoadedTrials out;
+  HYP_ASSIGN_OR_RETURN(
+      out.loaded,
+      LoadExperiment(options.storage.empty() ? DefaultStorage() : options.storage, options.experiment));
+  HYP_ASSIGN_OR_RETURN(out.trials, out.loaded.storage->ListTrials(out.loaded.experiment.id));
+  return out;
+}
+
+// "#4, #3": parent ids as trial numbers, in parents' order (the primary one first).
+std::string ParentNumbersText(const Trial& t, const std::vector<Trial>& trials) {
+  std::vector<std::string> parts;
+  for (int64_t id : t.parents) {
+    auto it = std::find_if(trials.begin(), trials.end(), [&](const Trial& p) { return p.id == id; });
+    parts.push_back(it == trials.end() ? "(id " + std::to_string(id) + ", not found)"
+                                       : "#" + std::to_string(it->number));
+  }
+  return JoinStrings(parts);
+}
+
+Json ParentNumbersJson(const Trial& t, const std::vector<Trial>& trials) {
+  Json out = Json::array();
+  for (int64_t id : t.parents) {
+    auto it = std::find_if(trials.begin(), trials.end(), [&](const Trial& p) { return p.id == id; });
+    out.push_back(it == trials.end() ? Json() : Json(it->number));
+  }
+  return out;
+}
+
 int Show(const QueryOptions& options) {
   auto parsed = ParseTrialNumber(options.trial, "show");
   if (!parsed.ok()) return Fail(parsed.status(), kExitUsage);
-  long long number = *parsed;
-  auto loaded =
-      LoadExperiment(options.storage.empty() ? DefaultStorage() : options.storage, options.experiment);
-  if (!loaded.ok()) return Fail(loaded.status());
-  auto trial = loaded->storage->GetTrial(loaded->experiment.id, number);
-  if (!trial.ok()) return Fail(trial.status());
-  if (!*trial) {
-    return Fail(NotFoundError("experiment '" + loaded->experiment.name + "' has no trial #" +
-                              std::to_string(number)));
-  }
-  const Trial& t = **trial;
-  auto reports = loaded->storage->ListReports(t.id);
+  auto data = LoadTrials(options);
+  if (!data.ok()) return FailLookup(data.status());
+  const ExperimentRecord& experiment = data->loaded.experiment;
+  auto found = FindTrial(experiment, data->trials, *parsed);
+  if (!found.ok()) return FailLookup(found.status());
+  const Trial& t = **found;
+  auto reports = data->loaded.storage->ListReports(t.id);
   if (!reports.ok()) return Fail(reports.status());
   Json report_json = Json::array();
   std::map<std::string, std::pair<int64_t, double>> latest;
@@ -345,28 +416,34 @@ int Show(const QueryOptions& options) {
     latest[r.metric] = {r.step, r.value};
   }
   if (options.json) {
-    Json j = TrialJson(t, loaded->experiment);
+    Json j = TrialJson(t, experiment);
+    j["parent_numbers"] = ParentNumbersJson(t, data->trials);
     j["reports"] = report_json;
     PrintJson(j);
     return kExitOk;
   }
-  std::printf("trial #%lld of '%s' (id %lld)\n", number, loaded->experiment.name.c_str(),
+  auto field = [](const char* label, const std::string& text) {
+    std::printf("  %-10s %s\n", label, text.c_str());
+  };
+  std::printf("trial #%lld of '%s' (id %lld)\n", static_cast<long long>(t.number), experiment.name.c_str(),
               static_cast<long long>(t.id));
-  std::printf("  state      %s%s\n", TrialStateName(t.state),
-              t.attempt > 1 ? (" (attempt " + std::to_string(t.attempt) + ")").c_str() : "");
+  field("state", std::string(TrialStateName(t.state)) +
+                     (t.attempt > 1 ? " (attempt " + std::to_string(t.attempt) + ")" : ""));
   if (t.value) {
-    std::printf("  value      %s=%s at step %lld\n", loaded->experiment.objective_metric.c_str(),
-                FormatNumber(*t.value).c_str(), static_cast<long long>(t.value_step.value_or(0)));
+    field("value", experiment.objective_metric + "=" + FormatNumber(*t.value) + " at step " +
+                       std::to_string(t.value_step.value_or(0)));
   }
-  if (!t.error.empty()) std::printf("  reason     %s\n", t.error.c_str());
-  std::printf("  operator   %s\n", t.op.c_str());
-  if (!t.rationale.empty()) std::printf("  rationale  %s\n", t.rationale.c_str());
+  if (!t.error.empty()) field("reason", t.error);
+  field("operator", t.op);
+  if (!t.change_label.empty()) field("change", t.change_label);
+  if (!t.parents.empty()) field("parents", ParentNumbersText(t, data->trials));
+  if (std::string span = SpanText(t, experiment); !span.empty()) field("span", span);
+  if (!t.rationale.empty()) field("rationale", t.rationale);
   std::printf("  params\n");
   for (const auto& [name, value] : t.params.items())
     std::printf("    %s = %s\n", name.c_str(), DumpJson(value).c_str());
-  if (t.started_at) std::printf("  started    %s\n", FormatWallTime(*t.started_at).c_str());
-  if (t.started_at && t.ended_at)
-    std::printf("  duration   %s\n", FormatDuration(*t.ended_at - *t.started_at).c_str());
+  if (t.started_at) field("started", FormatWallTime(*t.started_at));
+  if (t.started_at && t.ended_at) field("duration", FormatDuration(*t.ended_at - *t.started_at));
   if (!latest.empty()) {
     std::printf("  metrics    (latest of %zu values)\n", report_json.size());
     for (const auto& [name, sv] : latest) {
@@ -374,22 +451,23 @@ int Show(const QueryOptions& options) {
                   static_cast<long long>(sv.first));
     }
   }
-  if (!t.trial_dir.empty()) std::printf("  folder     %s\n", t.trial_dir.c_str());
+  if (!t.trial_dir.empty()) field("folder", t.trial_dir);
+  if (!t.restore_from.empty()) field("restored", t.restore_from);
+  if (!t.checkpoint_dir.empty()) field("checkpoint", t.checkpoint_dir);
   return kExitOk;
 }
 
 // The whole experiment for the graph views: its trials and its event log.
 Result<GraphData> LoadGraph(const QueryOptions& options) {
-  HYP_ASSIGN_OR_RETURN(
-      auto loaded,
-      LoadExperiment(options.storage.empty() ? DefaultStorage() : options.storage, options.experiment));
+  HYP_ASSIGN_OR_RETURN(auto loaded, LoadTrials(options));
   GraphData data;
-  data.experiment = loaded.experiment;
-  HYP_ASSIGN_OR_RETURN(data.trials, loaded.storage->ListTrials(loaded.experiment.id));
+  data.experiment = loaded.loaded.experiment;
+  data.trials = std::move(loaded.trials);
+  Storage& storage = *loaded.loaded.storage;
   constexpr int kPage = 10000;
   int64_t after = 0;
   while (true) {
-    HYP_ASSIGN_OR_RETURN(auto page, loaded.storage->ListEvents(loaded.experiment.id, after, kPage));
+    HYP_ASSIGN_OR_RETURN(auto page, storage.ListEvents(data.experiment.id, after, kPage));
     if (page.empty()) break;
     after = page.back().id;
     bool full = static_cast<int>(page.size()) == kPage;
@@ -410,7 +488,7 @@ TreeStyle StyleForStdout() {
 
 int Tree(const QueryOptions& options) {
   auto data = LoadGraph(options);
-  if (!data.ok()) return Fail(data.status());
+  if (!data.ok()) return FailLookup(data.status());
   if (options.json) {
     PrintJson(TreeJson(*data));
     return kExitOk;
@@ -423,15 +501,17 @@ int Trace(const QueryOptions& options) {
   auto number = ParseTrialNumber(options.trial, "trace");
   if (!number.ok()) return Fail(number.status(), kExitUsage);
   auto data = LoadGraph(options);
-  if (!data.ok()) return Fail(data.status());
+  if (!data.ok()) return FailLookup(data.status());
+  if (auto found = FindTrial(data->experiment, data->trials, *number); !found.ok())
+    return FailLookup(found.status());
   if (options.json) {
     auto json = TraceJson(*data, *number);
-    if (!json.ok()) return Fail(json.status(), kExitUsage);
+    if (!json.ok()) return Fail(json.status());
     PrintJson(*json);
     return kExitOk;
   }
   auto text = RenderTrace(*data, *number, StyleForStdout());
-  if (!text.ok()) return Fail(text.status(), kExitUsage);
+  if (!text.ok()) return Fail(text.status());
   std::fputs(text->c_str(), stdout);
   return kExitOk;
 }

@@ -30,20 +30,6 @@ size_t CodePoints(const std::string& text) {
   return n;
 }
 
-// At most `width` characters of `text` on one line; "…" marks a cut. Never splits a UTF-8 character.
-std::string Clip(std::string text, size_t width) {
-  std::replace(text.begin(), text.end(), '\n', ' ');
-  std::replace(text.begin(), text.end(), '\r', ' ');
-  if (CodePoints(text) <= width) return text;
-  size_t kept = 0, i = 0;
-  while (i < text.size() && kept < width - 1) {
-    ++i;
-    while (i < text.size() && (static_cast<unsigned char>(text[i]) & 0xC0) == 0x80) ++i;
-    ++kept;
-  }
-  return text.substr(0, i) + "…";
-}
-
 std::string OneLine(std::string text) {
   std::replace(text.begin(), text.end(), '\n', ' ');
   std::replace(text.begin(), text.end(), '\r', ' ');
@@ -278,14 +264,6 @@ std::string TrainingUnit(const ExperimentRecord& e) {
   return "";
 }
 
-// "epochs 5-10"; empty when the trial has no span.
-std::string SpanText(const Trial& t, const std::string& unit) {
-  if (!t.budget_from && !t.budget_to) return "";
-  std::string from = t.budget_from ? FormatNumber(*t.budget_from) : "0";
-  std::string to = t.budget_to ? FormatNumber(*t.budget_to) : "?";
-  return (unit.empty() ? "budget" : unit) + " " + from + "-" + to;
-}
-
 std::string ObjectiveText(const Graph& g) {
   std::string text = "value: " + g.objective().metric + " (" + ObjectiveModeName(g.objective().mode) + ")";
   const ExperimentRecord& e = g.data().experiment;
@@ -312,8 +290,8 @@ std::string NodeLine(const Graph& g, const Trial& t, bool color) {
   std::vector<std::string> parts;
   parts.push_back(Paint(Num(t.number), "1", color && best) + " " + StateValue(t, color));
   parts.push_back(t.op);
-  if (!t.change_label.empty()) parts.push_back(Clip(t.change_label, kLabelWidth));
-  if (std::string span = SpanText(t, TrainingUnit(g.data().experiment)); !span.empty()) parts.push_back(span);
+  if (!t.change_label.empty()) parts.push_back(ClipText(t.change_label, kLabelWidth));
+  if (std::string span = SpanText(t, g.data().experiment); !span.empty()) parts.push_back(span);
   std::vector<std::string> others;
   for (const Trial* p : g.OtherParents(t)) others.push_back(Num(p->number));
   if (!others.empty()) parts.push_back("merge with " + JoinStrings(others));
@@ -322,7 +300,7 @@ std::string NodeLine(const Graph& g, const Trial& t, bool color) {
   bool has_reason = t.state != TrialState::kCompleted && t.state != TrialState::kRunning &&
                     t.state != TrialState::kPending && !reason.empty();
   if (has_reason) {
-    std::string text = Clip(reason, kReasonWidth);
+    std::string text = ClipText(reason, kReasonWidth);
     parts.push_back(Paint("(" + (t.value ? std::string(TrialStateName(t.state)) + ": " : "") + text + ")",
                           StateColor(t.state), color));
   } else if (t.state == TrialState::kPruned && t.value) {
@@ -381,13 +359,6 @@ Json ObjectiveJson(const Graph& g) {
   return Json{{"metric", g.objective().metric}, {"mode", ObjectiveModeName(g.objective().mode)}};
 }
 
-Status UnknownTrial(const Graph& g, int64_t number) {
-  const std::string& name = g.data().experiment.name;
-  if (g.sorted().empty()) return NotFoundError("experiment '" + name + "' has no trials yet");
-  return NotFoundError("experiment '" + name + "' has no trial " + Num(number) + "; its trials are " +
-                       Num(g.sorted().front()->number) + " to " + Num(g.sorted().back()->number));
-}
-
 // {param: {"from": old, "to": new}} for the params that differ from the primary parent's; a side is left out
 // where the param is absent. Without a parent, every param with only "to".
 Json ChangedJson(const Trial& t, const Trial* parent) {
@@ -415,8 +386,9 @@ Json DecisionJson(const Event& e) {
   auto field = [&](const char* key, Json fallback) {
     return e.payload.is_object() && e.payload.contains(key) ? e.payload[key] : fallback;
   };
+  // Retention records no source of its own: it is the one component that removes checkpoints.
   Json j{{"type", e.type},
-         {"source", field("source", Json())},
+         {"source", field("source", e.type == "checkpoint_removed" ? Json("retention") : Json())},
          {"reason", field("reason", Json())},
          {"evidence", field("evidence", Json::object())},
          {"time", e.time}};
@@ -506,6 +478,52 @@ std::string TraceBlock(const Graph& g, const Trial& t, const Trial* parent, bool
 // --- the public functions
 // -------------------------------------------------------------------------------------
 
+Result<const Trial*> FindTrial(const ExperimentRecord& experiment, const std::vector<Trial>& trials,
+                               int64_t number) {
+  const Trial* found = nullptr;
+  const Trial *lowest = nullptr, *highest = nullptr;
+  for (const Trial& t : trials) {
+    if (t.number == number) found = &t;
+    if (!lowest || t.number < lowest->number) lowest = &t;
+    if (!highest || t.number > highest->number) highest = &t;
+  }
+  if (found) return found;
+  if (trials.empty()) return NotFoundError("experiment '" + experiment.name + "' has no trials yet");
+  return NotFoundError("experiment '" + experiment.name + "' has no trial " + Num(number) +
+                       "; its trials are " + Num(lowest->number) + " to " + Num(highest->number));
+}
+
+std::string SpanText(const Trial& t, const ExperimentRecord& experiment) {
+  if (!t.budget_from && !t.budget_to) return "";
+  std::string unit = TrainingUnit(experiment);
+  std::string from = t.budget_from ? FormatNumber(*t.budget_from) : "0";
+  std::string to = t.budget_to ? FormatNumber(*t.budget_to) : "?";
+  return (unit.empty() ? "budget" : unit) + " " + from + "-" + to;
+}
+
+std::string ClipText(const std::string& text, size_t width) {
+  std::string line = OneLine(text);
+  if (CodePoints(line) <= width) return line;
+  if (width == 0) return "";
+  // The longest prefix of width - 1 characters, leaving room for the ellipsis.
+  size_t cut = 0, kept = 0;
+  while (cut < line.size() && kept < width - 1) {
+    ++cut;
+    while (cut < line.size() && (static_cast<unsigned char>(line[cut]) & 0xC0) == 0x80) ++cut;
+    ++kept;
+  }
+  // Back to the last space unless the prefix ends a word already; a single long word is cut where it is.
+  if (line[cut] != ' ') {
+    size_t space = line.rfind(' ', cut);
+    if (space != std::string::npos && CodePoints(line.substr(0, space)) * 3 >= (width - 1) * 2) cut = space;
+  }
+  std::string prefix = line.substr(0, cut);
+  // No dangling separators or opening brackets before the ellipsis: "(rank 5; cut-off…", not "(rank 5; (…".
+  while (!prefix.empty() && std::string(" ,;:([{").find(prefix.back()) != std::string::npos)
+    prefix.pop_back();
+  return prefix + "…";
+}
+
 std::optional<int64_t> BestTrialNumber(const GraphData& data) { return Graph(data).best(); }
 
 std::string RenderTree(const GraphData& data, const TreeStyle& style) {
@@ -589,8 +607,8 @@ Json TreeJson(const GraphData& data) {
 
 Result<std::string> RenderTrace(const GraphData& data, int64_t number, const TreeStyle& style) {
   Graph g(data);
-  const Trial* target = g.Find(number);
-  if (!target) return UnknownTrial(g, number);
+  HYP_ASSIGN_OR_RETURN(const Trial* found, FindTrial(data.experiment, data.trials, number));
+  const Trial* target = g.Find(found->number);
   auto lineage = g.Lineage(*target);
   std::string out = "trace of " + Num(number) + " in experiment '" + data.experiment.name +
                     "': " + std::to_string(lineage.size()) + (lineage.size() == 1 ? " trial" : " trials") +
@@ -605,8 +623,8 @@ Result<std::string> RenderTrace(const GraphData& data, int64_t number, const Tre
 
 Result<Json> TraceJson(const GraphData& data, int64_t number) {
   Graph g(data);
-  const Trial* target = g.Find(number);
-  if (!target) return UnknownTrial(g, number);
+  HYP_ASSIGN_OR_RETURN(const Trial* found, FindTrial(data.experiment, data.trials, number));
+  const Trial* target = g.Find(found->number);
   Json lineage = Json::array();
   const Trial* parent = nullptr;
   for (const Trial* t : g.Lineage(*target)) {

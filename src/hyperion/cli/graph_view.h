@@ -43,6 +43,21 @@ struct TreeStyle {
   int kept_levels = 8;  // deeper lines keep this many levels at each end of their indentation
 };
 
+// Trial `number` of the experiment, for every command that takes a trial number (show, trace). kNotFound
+// when there is none; the message names the numbers it has: "experiment 'x' has no trial #42; its trials are
+// #1 to #9". The pointer is into `trials`.
+Result<const Trial*> FindTrial(const ExperimentRecord& experiment, const std::vector<Trial>& trials,
+                               int64_t number);
+
+// A trial's budget span in the experiment's training unit, "epochs 5-10" ("budget 5-10" without a unit);
+// empty when the trial has no span.
+std::string SpanText(const Trial& t, const ExperimentRecord& experiment);
+
+// At most `width` characters of `text` on one line (line breaks become spaces). A cut text ends with "…" and
+// is cut at a word boundary where one lies in the last third, so numbers and words are never split; never
+// splits a UTF-8 character. Shared by the tree and the trials table.
+std::string ClipText(const std::string& text, size_t width);
+
 // The best trial, as BestCompleted() ranks them (experiment/ranking.h): the best completed one with a finite
 // value, whole runs ahead of partial ones, ties to the lowest number. Never a pruned, failed or running one.
 std::optional<int64_t> BestTrialNumber(const GraphData& data);

@@ -181,6 +181,52 @@ TEST(TreeTest, LongReasonsAndLabelsAreClipped) {
   EXPECT_EQ(line, "#1 ✗ failed  sample  " + std::string(39, 'y') + "…  (" + std::string(59, 'x') + "…)");
 }
 
+TEST(TreeTest, ReasonsAreCutAtAWordWithAnEllipsis) {
+  Trial t = Node(1, TrialState::kPruned, 0.912);
+  t.error =
+      "val_acc 0.912 at step 5 (first report past milestone 3) is outside the top 3 of 9 trials there (rank "
+      "5; "
+      "cut-off 0.951, best #4 0.968).";
+  std::string line = Lines(RenderTree(Data({t})))[2];
+  EXPECT_EQ(line,
+            "#1 ✂ 0.912  sample  (pruned: val_acc 0.912 at step 5 (first report past milestone 3) is…)");
+}
+
+TEST(ClipTextTest, CutsAtWordsAndMarksTheCut) {
+  EXPECT_EQ(ClipText("short enough", 12), "short enough");
+  EXPECT_EQ(ClipText("two\nlines", 20), "two lines");
+  // Never inside a number: back to the space before it, and no dangling "(" or ";".
+  EXPECT_EQ(ClipText("is below the cut-off (0.951) there", 25), "is below the cut-off…");
+  EXPECT_EQ(ClipText("rank 5; cut-off 0.951", 16), "rank 5; cut-off…");
+  // A word that fills the width is cut where it is.
+  EXPECT_EQ(ClipText(std::string(30, 'x'), 10), std::string(9, 'x') + "…");
+  // Widths count characters, and a UTF-8 character is never split.
+  EXPECT_EQ(ClipText("ééééé ééééé", 8), "ééééé…");
+  EXPECT_EQ(ClipText("éééééééééé", 4), "ééé…");
+}
+
+TEST(FindTrialTest, NamesTheRangeItHas) {
+  GraphData data = ThreeLevels();
+  auto found = FindTrial(data.experiment, data.trials, 3);
+  ASSERT_TRUE(found.ok());
+  EXPECT_EQ((*found)->number, 3);
+  auto missing = FindTrial(data.experiment, data.trials, 42);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(missing.status().message(), "experiment 'demo' has no trial #42; its trials are #1 to #5");
+  EXPECT_EQ(FindTrial(data.experiment, {}, 1).status().message(), "experiment 'demo' has no trials yet");
+}
+
+TEST(SpanTextTest, UsesTheTrainingUnit) {
+  Trial t = Done(1, 0.5);
+  GraphData data = Data({});
+  EXPECT_EQ(SpanText(t, data.experiment), "");
+  Span(t, 5, 10);
+  EXPECT_EQ(SpanText(t, data.experiment), "epochs 5-10");
+  data.experiment.config = Json::object();
+  EXPECT_EQ(SpanText(t, data.experiment), "budget 5-10");
+}
+
 TEST(TreeTest, BestTiesGoToTheEarliestAndFollowTheMode) {
   EXPECT_EQ(BestTrialNumber(Data({Done(1, 0.3), Done(2, 0.3), Done(3, 0.7)})), 1);
   EXPECT_EQ(BestTrialNumber(Data({Done(1, 0.3), Done(2, 0.3), Done(3, 0.7)}, {}, ObjectiveMode::kMaximize)),
@@ -340,7 +386,7 @@ TEST(TraceTest, LineageWithMergeAndDecisions) {
             "│  checkpoint /runs/trial-0001/checkpoint\n"
             "│  rationale  random sample of the space\n"
             "│  evidence   {\"seed\":7}\n"
-            "│  removed    checkpoint /runs/trial-0001/checkpoint: no trial restores from it\n"
+            "│  removed    [retention] checkpoint /runs/trial-0001/checkpoint: no trial restores from it\n"
             "│\n"
             "#2 ✓ 0.4  perturb  lr x3  epochs 5-10\n"
             "│  changed    lr 0.01 -> 0.03\n"
@@ -384,7 +430,7 @@ TEST(TraceTest, JsonLineageRootFirst) {
   EXPECT_EQ(lineage[1]["evidence"], Json::parse(R"({"donor": 1, "factor": 3})"));
   EXPECT_EQ(lineage[1]["decisions"], Json::parse(R"([{"type": "trial_promoted", "source": "asha",
       "reason": "0.42 at epoch 6 is in the top 1/3", "evidence": {"milestone": 6}, "time": 1001.0}])"));
-  EXPECT_EQ(lineage[0]["decisions"], Json::parse(R"([{"type": "checkpoint_removed", "source": null,
+  EXPECT_EQ(lineage[0]["decisions"], Json::parse(R"([{"type": "checkpoint_removed", "source": "retention",
       "reason": "no trial restores from it", "evidence": {}, "time": 1002.0,
       "path": "/runs/trial-0001/checkpoint"}])"));
   EXPECT_EQ(lineage[2]["decisions"][0]["type"], "trial_pruned");
