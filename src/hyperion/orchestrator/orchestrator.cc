@@ -830,6 +830,7 @@ Status Orchestrator::ApplyRetention() {
     HYP_RETURN_IF_ERROR(
         SaveTrial(t, "checkpoint_removed",
                   Json{{"path", path},
+                       {"source", "retention"},
                        {"reason", "not on the strategy's frontier and not among the " +
                                       std::to_string(keep_best) + " best trials (checkpoints.keep_best)"}}));
   }
