@@ -67,6 +67,29 @@ TEST(SameTypedValue, SignedAndUnsignedIntegersAreTheSameButFloatsAndBoolsAreNot)
   EXPECT_FALSE(SameTypedValue(Json(), Json(0)));
 }
 
+TEST(IsChoice, CategoricalAndBoolOnly) {
+  ParamSpec spec = Float("lr", 1e-4, 1e-1, true);
+  EXPECT_FALSE(IsChoice(spec));
+  spec.type = ParamType::kInt;
+  EXPECT_FALSE(IsChoice(spec));
+  spec.type = ParamType::kCategorical;
+  EXPECT_TRUE(IsChoice(spec));
+  spec.type = ParamType::kBool;
+  EXPECT_TRUE(IsChoice(spec));
+}
+
+TEST(ChoiceIndex, ComparesTypedValuesAndFallsBackToTheFirst) {
+  ParamSpec spec;
+  spec.name = "c";
+  spec.type = ParamType::kCategorical;
+  spec.choices = {Json(0), Json("0"), Json(false), Json(1.5)};
+  EXPECT_EQ(ChoiceIndex(spec, Json(0)), 0u);
+  EXPECT_EQ(ChoiceIndex(spec, Json("0")), 1u);
+  EXPECT_EQ(ChoiceIndex(spec, Json(false)), 2u);
+  EXPECT_EQ(ChoiceIndex(spec, Json(1.5)), 3u);
+  EXPECT_EQ(ChoiceIndex(spec, Json("absent")), 0u);
+}
+
 TEST(Space, SamplesStayInRangeOnTheGridAndTyped) {
   ParamSpec lr = Float("lr", 1e-4, 1e-1, true);
   ParamSpec width;

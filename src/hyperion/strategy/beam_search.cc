@@ -311,9 +311,7 @@ ProposeOutcome BeamSearch::Propose(const StrategyContext& context) {
         }
         if (chosen) {
           const std::string& name = chosen_move->spec->name;
-          const bool choice = chosen_move->spec->type == ParamType::kCategorical ||
-                              chosen_move->spec->type == ParamType::kBool;
-          std::string how = choice
+          std::string how = IsChoice(*chosen_move->spec)
                                 ? std::string(chosen_move->direction > 0 ? "the next choice up the list"
                                                                          : "the next choice down the list")
                                 : std::string(chosen_move->direction > 0 ? "up " : "down ") +

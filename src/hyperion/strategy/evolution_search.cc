@@ -47,10 +47,6 @@ bool HasValue(const Trial& t) {
   return t.state == TrialState::kCompleted && t.value && std::isfinite(*t.value);
 }
 
-bool IsChoice(const ParamSpec& spec) {
-  return spec.type == ParamType::kCategorical || spec.type == ParamType::kBool;
-}
-
 // The same parameters with the same typed values (1, 1.0 and true differ).
 bool SamePoint(const Json& a, const Json& b) {
   if (a.size() != b.size()) return false;

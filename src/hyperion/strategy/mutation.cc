@@ -9,17 +9,6 @@
 namespace hyperion {
 namespace {
 
-bool IsChoice(const ParamSpec& spec) {
-  return spec.type == ParamType::kCategorical || spec.type == ParamType::kBool;
-}
-
-size_t ChoiceIndex(const ParamSpec& spec, const Json& value) {
-  for (size_t i = 0; i < spec.choices.size(); ++i) {
-    if (SameTypedValue(spec.choices[i], value)) return i;
-  }
-  return 0;
-}
-
 // The neighbouring choice in `direction`, or nullopt at the end of the list.
 std::optional<Json> NeighbourChoice(const ParamSpec& spec, const Json& value, int direction) {
   size_t i = ChoiceIndex(spec, value);
