@@ -3,6 +3,7 @@
 #include <cmath>
 #include <map>
 
+#include "hyperion/space/space_testing.h"
 #include "hyperion/strategy/evolution_search.h"
 #include "hyperion/strategy/simulated_run.h"
 
@@ -11,47 +12,18 @@ namespace {
 
 using Kind = ProposeOutcome::Kind;
 
-ParamSpec Float(const std::string& name, double low, double high, bool log = false,
-                std::optional<double> step = std::nullopt) {
-  ParamSpec spec;
-  spec.name = name;
-  spec.type = ParamType::kFloat;
-  spec.low = low;
-  spec.high = high;
-  spec.log = log;
-  spec.step = step;
-  return spec;
-}
-
-ParamSpec Int(const std::string& name, double low, double high, bool log = false) {
-  ParamSpec spec = Float(name, low, high, log);
-  spec.type = ParamType::kInt;
-  return spec;
-}
-
-ParamSpec Choice(const std::string& name, std::vector<Json> choices) {
-  ParamSpec spec;
-  spec.name = name;
-  spec.type = ParamType::kCategorical;
-  spec.choices = std::move(choices);
-  return spec;
-}
-
-ParamSpec When(ParamSpec spec, const std::string& param, std::vector<Json> values) {
-  spec.when.push_back(Condition{param, std::move(values)});
-  return spec;
-}
+using testing::Bool;
+using testing::Choice;
+using testing::Float;
+using testing::Int;
+using testing::When;
 
 // Every kind of parameter: log float, int, log int, step float, categorical, bool, and two conditional ones.
 Space MixedSpace() {
-  ParamSpec bn;
-  bn.name = "batch_norm";
-  bn.type = ParamType::kBool;
-  bn.choices = {false, true};
   return *Space::Create({Float("lr", 1e-4, 1e-1, true), Int("layers", 1, 6), Int("width", 16, 512, true),
                          Float("dropout", 0.0, 0.5, false, 0.05), Choice("optimizer", {"adam", "sgd"}),
                          When(Float("momentum", 0.0, 0.99), "optimizer", {"sgd"}),
-                         When(Choice("nesterov", {false, true}), "optimizer", {"sgd"}), bn});
+                         When(Choice("nesterov", {false, true}), "optimizer", {"sgd"}), Bool("batch_norm")});
 }
 
 // A smooth bowl over the mixed space with its minimum near lr 3e-3, 3 layers, width 128, dropout 0.2.

@@ -7,6 +7,7 @@
 #include <map>
 #include <set>
 
+#include "hyperion/space/space_testing.h"
 #include "hyperion/strategy/beam_search.h"
 #include "hyperion/strategy/graph_common.h"
 #include "hyperion/strategy/mutation.h"
@@ -18,39 +19,20 @@ namespace {
 
 using hyperion::testing::SimulatedRun;
 
-ParamSpec Number(const std::string& name, ParamType type, double low, double high, bool log = false,
-                 std::optional<double> step = std::nullopt) {
-  ParamSpec spec;
-  spec.name = name;
-  spec.type = type;
-  spec.low = low;
-  spec.high = high;
-  spec.log = log;
-  spec.step = step;
-  return spec;
-}
-
-ParamSpec Choice(const std::string& name, std::vector<Json> choices) {
-  ParamSpec spec;
-  spec.name = name;
-  spec.type = ParamType::kCategorical;
-  spec.choices = std::move(choices);
-  return spec;
-}
+using testing::Bool;
+using testing::Choice;
+using testing::Float;
+using testing::Int;
+using testing::When;
 
 // Every kind of parameter: log float, log int, int, float on a step grid, categorical, and momentum and
 // nesterov only when the optimizer is sgd.
 Space MixedSpace() {
-  ParamSpec momentum = Number("momentum", ParamType::kFloat, 0, 0.99);
-  momentum.when = {Condition{"optimizer", {Json("sgd")}}};
-  ParamSpec nesterov;
-  nesterov.name = "nesterov";
-  nesterov.type = ParamType::kBool;
-  nesterov.when = momentum.when;
-  auto space = Space::Create(
-      {Number("lr", ParamType::kFloat, 1e-4, 1e-1, true), Number("width", ParamType::kInt, 16, 512, true),
-       Number("depth", ParamType::kInt, 1, 8), Number("dropout", ParamType::kFloat, 0, 0.5, false, 0.05),
-       Choice("batch_size", {16, 32, 64, 128}), Choice("optimizer", {"adam", "sgd"}), momentum, nesterov});
+  auto space = Space::Create({Float("lr", 1e-4, 1e-1, true), Int("width", 16, 512, true), Int("depth", 1, 8),
+                              Float("dropout", 0, 0.5, false, 0.05), Choice("batch_size", {16, 32, 64, 128}),
+                              Choice("optimizer", {"adam", "sgd"}),
+                              When(Float("momentum", 0, 0.99), "optimizer", {"sgd"}),
+                              When(Bool("nesterov"), "optimizer", {"sgd"})});
   EXPECT_TRUE(space.ok()) << space.status().message();
   return *space;
 }
@@ -420,14 +402,10 @@ TEST(Beam, WithoutTrainingALocalSearchThatKeepsItsBest) {
 // lr on a log scale, weight decay, an int batch size on a step of 16, a log int, a step float, and momentum
 // only for sgd.
 Space PbtSpace() {
-  ParamSpec momentum = Number("momentum", ParamType::kFloat, 0.5, 0.99);
-  momentum.when = {Condition{"optimizer", {Json("sgd")}}};
-  auto space = Space::Create({Number("lr", ParamType::kFloat, 1e-4, 1, true),
-                              Number("wd", ParamType::kFloat, 1e-6, 1e-2, true),
-                              Number("batch_size", ParamType::kInt, 16, 256, false, 16),
-                              Number("layers", ParamType::kInt, 1, 64, true),
-                              Number("dropout", ParamType::kFloat, 0, 0.5, false, 0.05),
-                              Choice("optimizer", {"adam", "sgd"}), momentum});
+  auto space = Space::Create({Float("lr", 1e-4, 1, true), Float("wd", 1e-6, 1e-2, true),
+                              Int("batch_size", 16, 256, false, 16), Int("layers", 1, 64, true),
+                              Float("dropout", 0, 0.5, false, 0.05), Choice("optimizer", {"adam", "sgd"}),
+                              When(Float("momentum", 0.5, 0.99), "optimizer", {"sgd"})});
   EXPECT_TRUE(space.ok()) << space.status().message();
   return *space;
 }

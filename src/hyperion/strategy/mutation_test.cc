@@ -2,34 +2,14 @@
 
 #include <gtest/gtest.h>
 
+#include "hyperion/space/space_testing.h"
+
 namespace hyperion {
 namespace {
 
-ParamSpec Float(const std::string& name, double low, double high, bool log = false,
-                std::optional<double> step = std::nullopt) {
-  ParamSpec spec;
-  spec.name = name;
-  spec.type = ParamType::kFloat;
-  spec.low = low;
-  spec.high = high;
-  spec.log = log;
-  spec.step = step;
-  return spec;
-}
-
-ParamSpec Int(const std::string& name, double low, double high, bool log = false) {
-  ParamSpec spec = Float(name, low, high, log);
-  spec.type = ParamType::kInt;
-  return spec;
-}
-
-ParamSpec Choice(const std::string& name, std::vector<Json> choices) {
-  ParamSpec spec;
-  spec.name = name;
-  spec.type = ParamType::kCategorical;
-  spec.choices = std::move(choices);
-  return spec;
-}
+using testing::Choice;
+using testing::Float;
+using testing::Int;
 
 TEST(PerturbValue, MultipliesAndStaysInBounds) {
   ParamSpec lr = Float("lr", 1e-4, 1e-1, true);
