@@ -423,11 +423,10 @@ std::set<int64_t> BeamSearch::Frontier(const StrategyContext& context) const {
       }
       break;
     }
+    // The kept nodes of the latest finished level: the parents of the next level or, once a level has
+    // trained to training.max, the search's results, whose checkpoints the user wants.
     frontier.clear();
-    const bool done = context.training.enabled() && level.budget_to >= context.training.max;
-    if (!done) {
-      for (const Trial* t : level.kept) frontier.insert(t->id);
-    }
+    for (const Trial* t : level.kept) frontier.insert(t->id);
   }
   return frontier;
 }

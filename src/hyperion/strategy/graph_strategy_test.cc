@@ -75,6 +75,7 @@ std::vector<const Trial*> Ranked(std::vector<const Trial*> trials) {
   return trials;
 }
 
+// The context refers to `space`, `objective` and `trials`: they must outlive it.
 StrategyContext Context(const Space& space, const Objective& objective, const std::vector<Trial>& trials,
                         uint64_t seed, Training training) {
   return StrategyContext{space, objective, trials, seed, std::move(training)};
@@ -181,9 +182,15 @@ TEST(Beam, LevelsSpansRestoresAndPrunesDownToTrainingMax) {
   EXPECT_EQ(end, "exhausted: beam finished: level 3 trained to 20 epochs; best #" +
                      std::to_string(best->number) + " (val_acc " + FormatNumber(*best->value) +
                      "), kept 3 of 9");
-  StrategyContext context = Context(space, Maximize(), run.trials, 7, Epochs(20));
-  EXPECT_TRUE(beam.Frontier(context).empty());
+  // The final level's kept nodes are the results: they stay on the frontier, so retention keeps their
+  // checkpoints after the search has ended.
+  const Objective objective = Maximize();  // the context refers to it
+  StrategyContext context = Context(space, objective, run.trials, 7, Epochs(20));
+  const std::vector<const Trial*> final_level = Ranked(levels[3]);
+  const std::set<int64_t> kept = {final_level[0]->id, final_level[1]->id, final_level[2]->id};
   EXPECT_EQ(beam.Propose(context).kind, ProposeOutcome::Kind::kExhausted);
+  EXPECT_EQ(beam.Frontier(context), kept);
+  for (int64_t id : kept) EXPECT_EQ(run.trials.at(id - 1).state, TrialState::kCompleted);
 }
 
 TEST(Beam, MutatesTheParameterChangedLongestAgo) {
