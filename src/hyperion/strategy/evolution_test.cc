@@ -459,5 +459,65 @@ TEST(Evolution, LaterGenerationsBeatTheFirst) {
   }
 }
 
+// The rationale names the generations the pool comes from: one generation is "generation 0", never
+// "generations 0..0".
+TEST(Evolution, TheRationaleNamesASingleGenerationInTheSingular) {
+  Space space = MixedSpace();
+  EvolutionSearch evolution(Evolution(4, 1, 0.0, 0.3));
+  testing::SimulatedRun run(space, Minimize(), Training{}, 4);
+  run.evaluate = [](const Trial& t) -> std::optional<double> { return Loss(t.params); };
+  EXPECT_EQ(run.Run(evolution, 4 + 3 + 3, 1), "budget");
+  ASSERT_EQ(GenerationSizes(run.trials), (std::map<int, int>{{0, 4}, {1, 3}, {2, 3}}));
+  for (const auto& t : run.trials) {
+    SCOPED_TRACE("#" + std::to_string(t.number) + ": " + t.rationale);
+    EXPECT_EQ(t.rationale.find("0..0"), std::string::npos);
+    if (Gen(t) == 1) {
+      EXPECT_NE(t.rationale.find(" among the population (the best 4 completed trials of generation 0): "),
+                std::string::npos);
+    }
+    if (Gen(t) == 2) {
+      EXPECT_NE(t.rationale.find(" among the population (the best 4 completed trials of generations 0..1): "),
+                std::string::npos);
+    }
+  }
+
+  // Nothing of generation 0 completed: generation 1 draws afresh and says so in the singular too.
+  testing::SimulatedRun failing(space, Minimize(), Training{}, 4);
+  failing.evaluate = [](const Trial& t) -> std::optional<double> {
+    if (Gen(t) == 0) return std::nullopt;
+    return Loss(t.params);
+  };
+  EvolutionSearch again(Evolution(4, 1, 0.0, 0.3));
+  EXPECT_EQ(failing.Run(again, 5, 1), "budget");
+  EXPECT_EQ(
+      failing.trials.at(4).rationale,
+      "Generation 1, member 1 of 3: no trial of generation 0 has completed, so instead of a child a fresh "
+      "random draw (seed 4, draw 4).");
+}
+
+// With span, the final generation's completed trials are the results: they stay on the frontier after the
+// search has ended, so retention keeps their checkpoints; its failed trials have none to keep.
+TEST(Evolution, TheFinalGenerationStaysOnTheFrontierAfterTheEnd) {
+  Space space = MixedSpace();
+  EvolutionSearch evolution(Evolution(6, 1, 0.7, 0.3, 5.0));
+  testing::SimulatedRun run(space, Minimize(), Epochs(10), 8);
+  run.evaluate = [](const Trial& t) -> std::optional<double> {
+    if (Gen(t) == 1 && t.number % 3 == 0) return std::nullopt;
+    return Loss(t.params) + 1 / *t.budget_to;
+  };
+  const std::string end = run.Run(evolution, 1000, 3);
+  EXPECT_EQ(end.rfind("exhausted: evolution finished: generation 1 reached training.max (10 epochs)", 0), 0u)
+      << end;
+  ASSERT_EQ(run.trials.size(), 12u);
+  std::set<int64_t> completed;
+  for (const auto& t : run.trials) {
+    if (Gen(t) == 1 && t.state == TrialState::kCompleted) completed.insert(t.id);
+  }
+  EXPECT_EQ(completed, (std::set<int64_t>{7, 8, 10, 11}));  // #9 and #12 failed
+  StrategyContext context{space, Minimize(), run.trials, 8, Epochs(10)};
+  EXPECT_EQ(evolution.Propose(context).kind, Kind::kExhausted);
+  EXPECT_EQ(evolution.Frontier(context), completed);
+}
+
 }  // namespace
 }  // namespace hyperion
