@@ -70,5 +70,14 @@ TEST(ChangeLabel, ReadsAsAPersonWouldWriteIt) {
   EXPECT_EQ(ChangeLabel(*space, a, a), "no change");
 }
 
+TEST(LabelValue, FloatsToFourSignificantDigitsOthersExactly) {
+  EXPECT_EQ(LabelValue(Json(0.00078)), "0.00078");
+  EXPECT_EQ(LabelValue(Json(0.0061999)), "0.0062");
+  EXPECT_EQ(LabelValue(Json(123456.0)), "1.235e+05");
+  EXPECT_EQ(LabelValue(Json(64)), "64");
+  EXPECT_EQ(LabelValue(Json("adam")), "adam");
+  EXPECT_EQ(LabelValue(Json(true)), "true");
+}
+
 }  // namespace
 }  // namespace hyperion
