@@ -114,7 +114,7 @@ class ConfigReader {
   static std::string DescribeWrongValue(const ParamSpec& parent, const Json& value, const YAML::Node& node,
                                         const std::string& problem) {
     const std::string written = "'" + (node.IsNull() ? value.dump() : node.Scalar()) + "'";
-    if (parent.type != ParamType::kCategorical && parent.type != ParamType::kBool) {
+    if (!IsChoice(parent)) {
       return written + " is not a value of " + parent.name + ": it " + problem;
     }
     std::vector<std::string> listed;

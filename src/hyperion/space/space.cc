@@ -145,8 +145,19 @@ std::optional<int64_t> ParamSpec::Cardinality() const {
   return std::nullopt;
 }
 
+bool IsChoice(const ParamSpec& spec) {
+  return spec.type == ParamType::kCategorical || spec.type == ParamType::kBool;
+}
+
+size_t ChoiceIndex(const ParamSpec& spec, const Json& value) {
+  for (size_t i = 0; i < spec.choices.size(); ++i) {
+    if (SameTypedValue(spec.choices[i], value)) return i;
+  }
+  return 0;
+}
+
 std::optional<SpecProblem> CheckSpec(const ParamSpec& spec) {
-  if (spec.type == ParamType::kCategorical || spec.type == ParamType::kBool) {
+  if (IsChoice(spec)) {
     if (spec.choices.empty()) {
       return SpecProblem{"choices", "choices is empty; list at least one value, e.g. choices: [adam, sgd]"};
     }
@@ -449,7 +460,7 @@ std::optional<std::string> Space::CheckValue(const ParamSpec& spec, const Json& 
 }
 
 double Space::ToUnit(const ParamSpec& spec, const Json& value) {
-  if (spec.type == ParamType::kCategorical || spec.type == ParamType::kBool) {
+  if (IsChoice(spec)) {
     for (size_t i = 0; i < spec.choices.size(); ++i) {
       if (SameTypedValue(spec.choices[i], value)) {
         return (i + 0.5) / spec.choices.size();
@@ -464,7 +475,7 @@ double Space::ToUnit(const ParamSpec& spec, const Json& value) {
 
 Json Space::FromUnit(const ParamSpec& spec, double u) {
   u = std::clamp(u, 0.0, 1.0);
-  if (spec.type == ParamType::kCategorical || spec.type == ParamType::kBool) {
+  if (IsChoice(spec)) {
     size_t index = std::min(spec.choices.size() - 1, static_cast<size_t>(u * spec.choices.size()));
     return spec.choices[index];
   }
@@ -478,7 +489,7 @@ Json Space::FromUnit(const ParamSpec& spec, double u) {
 
 std::vector<Json> Space::GridValues(const ParamSpec& spec, int resolution) {
   resolution = std::max(resolution, 2);
-  if (spec.type == ParamType::kCategorical || spec.type == ParamType::kBool) return spec.choices;
+  if (IsChoice(spec)) return spec.choices;
   std::vector<Json> values;
   auto count = spec.Cardinality();
   if (count && *count <= resolution) {

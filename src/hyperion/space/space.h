@@ -9,6 +9,7 @@
 // generator.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <random>
@@ -49,6 +50,12 @@ struct ParamSpec {
   // Number of distinct values, or nullopt when continuous.
   std::optional<int64_t> Cardinality() const;
 };
+
+// True for categorical and bool parameters: their values are the listed choices, not numbers.
+bool IsChoice(const ParamSpec& spec);
+
+// The index of `value` in spec.choices (compared with SameTypedValue), 0 when it is not one of them.
+size_t ChoiceIndex(const ParamSpec& spec, const Json& value);
 
 // A problem with one parameter's definition: the field it is about ("low", "step", "choices", ...) and a
 // message saying what would be valid.

@@ -6,18 +6,16 @@
 #include <map>
 #include <set>
 
+#include "hyperion/space/space_testing.h"
+
 namespace hyperion {
 namespace {
 
-ParamSpec Float(const std::string& name, double low, double high, bool log = false) {
-  ParamSpec s;
-  s.name = name;
-  s.type = ParamType::kFloat;
-  s.low = low;
-  s.high = high;
-  s.log = log;
-  return s;
-}
+using testing::Bool;
+using testing::Choice;
+using testing::Float;
+using testing::Int;
+using testing::When;
 
 TEST(CheckSpec, RejectsLogWithNonPositiveLow) {
   auto problem = CheckSpec(Float("lr", 0, 1, true));
@@ -46,10 +44,7 @@ TEST(CheckSpec, RejectsStepThatDoesNotDivideTheRange) {
 }
 
 TEST(CheckSpec, CategoricalChoicesKeepTheirTypes) {
-  ParamSpec s;
-  s.name = "c";
-  s.type = ParamType::kCategorical;
-  s.choices = {Json(), Json(0), Json(false), Json("0"), Json(1), Json(true)};
+  ParamSpec s = Choice("c", {Json(), Json(0), Json(false), Json("0"), Json(1), Json(true)});
   EXPECT_FALSE(CheckSpec(s)) << "six different choices";
   s.choices.push_back(Json(0));
   auto problem = CheckSpec(s);
@@ -67,20 +62,30 @@ TEST(SameTypedValue, SignedAndUnsignedIntegersAreTheSameButFloatsAndBoolsAreNot)
   EXPECT_FALSE(SameTypedValue(Json(), Json(0)));
 }
 
+TEST(IsChoice, CategoricalAndBoolOnly) {
+  ParamSpec spec = Float("lr", 1e-4, 1e-1, true);
+  EXPECT_FALSE(IsChoice(spec));
+  spec.type = ParamType::kInt;
+  EXPECT_FALSE(IsChoice(spec));
+  spec.type = ParamType::kCategorical;
+  EXPECT_TRUE(IsChoice(spec));
+  spec.type = ParamType::kBool;
+  EXPECT_TRUE(IsChoice(spec));
+}
+
+TEST(ChoiceIndex, ComparesTypedValuesAndFallsBackToTheFirst) {
+  const ParamSpec spec = Choice("c", {Json(0), Json("0"), Json(false), Json(1.5)});
+  EXPECT_EQ(ChoiceIndex(spec, Json(0)), 0u);
+  EXPECT_EQ(ChoiceIndex(spec, Json("0")), 1u);
+  EXPECT_EQ(ChoiceIndex(spec, Json(false)), 2u);
+  EXPECT_EQ(ChoiceIndex(spec, Json(1.5)), 3u);
+  EXPECT_EQ(ChoiceIndex(spec, Json("absent")), 0u);
+}
+
 TEST(Space, SamplesStayInRangeOnTheGridAndTyped) {
   ParamSpec lr = Float("lr", 1e-4, 1e-1, true);
-  ParamSpec width;
-  width.name = "width";
-  width.type = ParamType::kInt;
-  width.low = 16;
-  width.high = 512;
-  width.log = true;
-  ParamSpec dropout = Float("dropout", 0, 0.5);
-  dropout.step = 0.05;
-  ParamSpec flag;
-  flag.name = "flag";
-  flag.type = ParamType::kBool;
-  auto space = Space::Create({lr, width, dropout, flag});
+  auto space =
+      Space::Create({lr, Int("width", 16, 512, true), Float("dropout", 0, 0.5, false, 0.05), Bool("flag")});
   ASSERT_TRUE(space.ok()) << space.status().message();
   std::mt19937_64 rng(1);
   std::set<double> dropouts;
@@ -114,22 +119,14 @@ TEST(Space, UnitEncodingRoundTrips) {
   EXPECT_NEAR(Space::ToUnit(lr, Json(1e-4)), 0.0, 1e-12);
   EXPECT_NEAR(Space::ToUnit(lr, Json(1e-1)), 1.0, 1e-12);
   EXPECT_NEAR(Space::FromUnit(lr, 0.5).get<double>(), std::sqrt(1e-4 * 1e-1), 1e-9);
-  ParamSpec c;
-  c.name = "c";
-  c.type = ParamType::kCategorical;
-  c.choices = {Json("a"), Json(false), Json()};
+  ParamSpec c = Choice("c", {Json("a"), Json(false), Json()});
   for (const auto& choice : c.choices) {
     EXPECT_TRUE(SameTypedValue(Space::FromUnit(c, Space::ToUnit(c, choice)), choice));
   }
 }
 
 TEST(Space, GridValues) {
-  ParamSpec i;
-  i.name = "i";
-  i.type = ParamType::kInt;
-  i.low = 1;
-  i.high = 3;
-  EXPECT_EQ(Space::GridValues(i, 5).size(), 3u);
+  EXPECT_EQ(Space::GridValues(Int("i", 1, 3), 5).size(), 3u);
   ParamSpec x = Float("x", 0, 1);
   auto values = Space::GridValues(x, 5);
   ASSERT_EQ(values.size(), 5u);
@@ -137,11 +134,8 @@ TEST(Space, GridValues) {
 }
 
 TEST(Space, JsonRoundTrip) {
-  ParamSpec c;
-  c.name = "c";
-  c.type = ParamType::kCategorical;
-  c.choices = {Json(), Json(0), Json(false), Json("0")};
-  auto space = Space::Create({Float("lr", 1e-4, 1e-1, true), c});
+  auto space =
+      Space::Create({Float("lr", 1e-4, 1e-1, true), Choice("c", {Json(), Json(0), Json(false), Json("0")})});
   ASSERT_TRUE(space.ok());
   auto back = Space::FromJson(space->ToJson());
   ASSERT_TRUE(back.ok()) << back.status().message();
@@ -154,38 +148,16 @@ TEST(Space, JsonRoundTrip) {
 namespace hyperion {
 namespace {
 
-ParamSpec Choice(const std::string& name, std::vector<Json> choices, std::vector<Condition> when = {}) {
-  ParamSpec s;
-  s.name = name;
-  s.type = ParamType::kCategorical;
-  s.choices = std::move(choices);
-  s.when = std::move(when);
-  return s;
-}
-
-ParamSpec When(ParamSpec spec, std::vector<Condition> when) {
-  spec.when = std::move(when);
-  return spec;
-}
-
 // optimizer: sgd | adam | adamw; momentum and nesterov only for sgd; beta2 for the adams; dampening only
 // for sgd with nesterov (a condition on a conditional parameter); layers always.
 Space ConditionalSpace() {
-  ParamSpec nesterov;
-  nesterov.name = "nesterov";
-  nesterov.type = ParamType::kBool;
-  ParamSpec layers;
-  layers.name = "layers";
-  layers.type = ParamType::kInt;
-  layers.low = 1;
-  layers.high = 3;
   auto space = Space::Create({
       Choice("optimizer", {Json("sgd"), Json("adam"), Json("adamw")}),
       When(Float("momentum", 0, 0.99), {{"optimizer", {Json("sgd")}}}),
-      When(nesterov, {{"optimizer", {Json("sgd")}}}),
+      When(Bool("nesterov"), {{"optimizer", {Json("sgd")}}}),
       When(Float("beta2", 0.9, 0.9999), {{"optimizer", {Json("adam"), Json("adamw")}}}),
       When(Float("dampening", 0, 0.5), {{"nesterov", {Json(true)}}}),
-      layers,
+      Int("layers", 1, 3),
   });
   EXPECT_TRUE(space.ok()) << space.status().message();
   return *space;
@@ -255,13 +227,8 @@ TEST(ConditionalSpace, ValidateNamesTheConditionThatFails) {
 }
 
 TEST(ConditionalSpace, ValidateNamesTheSecondConditionWhenTheFirstHolds) {
-  ParamSpec layers;
-  layers.name = "layers";
-  layers.type = ParamType::kInt;
-  layers.low = 1;
-  layers.high = 4;
   auto space = Space::Create(
-      {Choice("optimizer", {Json("sgd"), Json("adam")}), layers,
+      {Choice("optimizer", {Json("sgd"), Json("adam")}), Int("layers", 1, 4),
        When(Float("momentum", 0, 1), {{"optimizer", {Json("sgd")}}, {"layers", {Json(3), Json(4)}}})});
   ASSERT_TRUE(space.ok()) << space.status().message();
   Json p = {{"optimizer", "sgd"}, {"layers", 2}, {"momentum", 0.5}};
@@ -305,11 +272,7 @@ TEST(ConditionalSpace, CreateRefusesBadConditions) {
             "parameter 'momentum', when.optimizer: \"rmsprop\" is not one of the choices: \"sgd\", \"adam\"");
   EXPECT_EQ(error({opt, When(Float("momentum", 0, 1), {{"optimizer", {}}})}),
             "parameter 'momentum', when.optimizer: list at least one value");
-  ParamSpec layers;
-  layers.name = "layers";
-  layers.type = ParamType::kInt;
-  layers.low = 1;
-  layers.high = 3;
+  const ParamSpec layers = Int("layers", 1, 3);
   EXPECT_EQ(error({layers, When(Float("width", 0, 1), {{"layers", {Json("2")}}})}),
             "parameter 'width', when.layers: \"2\" must be an int");
   EXPECT_EQ(error({layers, When(Float("width", 0, 1), {{"layers", {Json(4)}}})}),
@@ -317,37 +280,18 @@ TEST(ConditionalSpace, CreateRefusesBadConditions) {
 }
 
 TEST(ConditionalSpace, CountPointsCountsEachActiveCombinationOnce) {
-  ParamSpec nesterov;
-  nesterov.name = "nesterov";
-  nesterov.type = ParamType::kBool;
-  ParamSpec beta;
-  beta.name = "beta";
-  beta.type = ParamType::kInt;
-  beta.low = 1;
-  beta.high = 3;
-  ParamSpec layers;
-  layers.name = "layers";
-  layers.type = ParamType::kInt;
-  layers.low = 1;
-  layers.high = 2;
-  auto space = Space::Create(
-      {Choice("optimizer", {Json("sgd"), Json("adam")}),
-       When(Choice("momentum", {Json(0.9), Json(0.99)}), {{"optimizer", {Json("sgd")}}}),
-       When(nesterov, {{"optimizer", {Json("sgd")}}}), When(beta, {{"optimizer", {Json("adam")}}}), layers});
+  const ParamSpec layers = Int("layers", 1, 2);
+  auto space =
+      Space::Create({Choice("optimizer", {Json("sgd"), Json("adam")}),
+                     When(Choice("momentum", {Json(0.9), Json(0.99)}), {{"optimizer", {Json("sgd")}}}),
+                     When(Bool("nesterov"), {{"optimizer", {Json("sgd")}}}),
+                     When(Int("beta", 1, 3), {{"optimizer", {Json("adam")}}}), layers});
   ASSERT_TRUE(space.ok()) << space.status().message();
   // sgd: 2 momenta x 2 nesterov; adam: 3 betas; times 2 layers.
   EXPECT_EQ(space->CountPoints(), (2 * 2 + 3) * 2);
 
   // A wide int whose value 5 switches on a flag: 5 with the flag's two values, every other value alone.
-  ParamSpec wide;
-  wide.name = "wide";
-  wide.type = ParamType::kInt;
-  wide.low = 1;
-  wide.high = 1e12;
-  ParamSpec flag;
-  flag.name = "flag";
-  flag.type = ParamType::kBool;
-  auto big = Space::Create({wide, When(flag, {{"wide", {Json(5)}}})});
+  auto big = Space::Create({Int("wide", 1, 1e12), When(Bool("flag"), {{"wide", {Json(5)}}})});
   ASSERT_TRUE(big.ok()) << big.status().message();
   EXPECT_EQ(big->CountPoints(), 1e12 + 1);
 

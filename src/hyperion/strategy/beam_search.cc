@@ -311,9 +311,7 @@ ProposeOutcome BeamSearch::Propose(const StrategyContext& context) {
         }
         if (chosen) {
           const std::string& name = chosen_move->spec->name;
-          const bool choice = chosen_move->spec->type == ParamType::kCategorical ||
-                              chosen_move->spec->type == ParamType::kBool;
-          std::string how = choice
+          std::string how = IsChoice(*chosen_move->spec)
                                 ? std::string(chosen_move->direction > 0 ? "the next choice up the list"
                                                                          : "the next choice down the list")
                                 : std::string(chosen_move->direction > 0 ? "up " : "down ") +
@@ -425,11 +423,10 @@ std::set<int64_t> BeamSearch::Frontier(const StrategyContext& context) const {
       }
       break;
     }
+    // The kept nodes of the latest finished level: the parents of the next level or, once a level has
+    // trained to training.max, the search's results, whose checkpoints the user wants.
     frontier.clear();
-    const bool done = context.training.enabled() && level.budget_to >= context.training.max;
-    if (!done) {
-      for (const Trial* t : level.kept) frontier.insert(t->id);
-    }
+    for (const Trial* t : level.kept) frontier.insert(t->id);
   }
   return frontier;
 }

@@ -35,8 +35,8 @@ class BeamSearch final : public Strategy {
 
   std::string Name() const override { return "beam"; }
   ProposeOutcome Propose(const StrategyContext& context) override;
-  // The kept nodes of the latest finished level, while they may still get children, and every completed
-  // trial of a level still running (any of them may be kept).
+  // The kept nodes of the latest finished level (they get children, or after the last level they are the
+  // results), and every completed trial of a level still running (any of them may be kept).
   std::set<int64_t> Frontier(const StrategyContext& context) const override;
 
  private:

@@ -47,10 +47,6 @@ bool HasValue(const Trial& t) {
   return t.state == TrialState::kCompleted && t.value && std::isfinite(*t.value);
 }
 
-bool IsChoice(const ParamSpec& spec) {
-  return spec.type == ParamType::kCategorical || spec.type == ParamType::kBool;
-}
-
 // The same parameters with the same typed values (1, 1.0 and true differ).
 bool SamePoint(const Json& a, const Json& b) {
   if (a.size() != b.size()) return false;
@@ -200,11 +196,15 @@ std::vector<const Trial*> Comparable(const Run& run, int g) {
   return out;
 }
 
+// The generations before g >= 1: "generation 0", "generations 0..3".
+std::string GenerationsBefore(int g) {
+  return g == 1 ? "generation 0" : "generations 0.." + std::to_string(g - 1);
+}
+
 std::string PoolText(const Run& run, int g, size_t size) {
   if (run.settings.spans)
     return "the " + Plural(size, "completed trial") + " of generation " + std::to_string(g - 1);
-  return "the population (the best " + Plural(size, "completed trial") + " of generations 0.." +
-         std::to_string(g - 1) + ")";
+  return "the population (the best " + Plural(size, "completed trial") + " of " + GenerationsBefore(g) + ")";
 }
 
 struct Tournament {
@@ -607,9 +607,8 @@ ProposeOutcome Breed(const Run& run, int g, size_t slot) {
                    " completed with a checkpoint, so there is nothing to continue";
       return out;
     }
-    return FreshMember(
-        run, g, slot,
-        "no trial of generations 0.." + std::to_string(g - 1) + " has completed, so instead of a child ");
+    return FreshMember(run, g, slot,
+                       "no trial of " + GenerationsBefore(g) + " has completed, so instead of a child ");
   }
   const size_t elites = run.settings.spans ? std::min<size_t>(run.settings.elite, pool.size()) : 0;
   if (slot < elites) return ContinueElite(run, g, slot, pool, elites);

@@ -35,8 +35,9 @@ class EvolutionSearch final : public Strategy {
 
   std::string Name() const override { return "evolution"; }
   ProposeOutcome Propose(const StrategyContext& context) override;
-  // With span: the completed trials of the latest finished generation (the donors of the next) and those of
-  // the generation under way (the donors after it). Without span nothing: no trial restores a checkpoint.
+  // With span: the completed trials of the latest finished generation (the donors of the next or, after the
+  // final generation, the results) and those of the generation under way (the donors after it). Without span
+  // nothing: no trial restores a checkpoint.
   std::set<int64_t> Frontier(const StrategyContext& context) const override;
 
  private:

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <map>
 
+#include "hyperion/space/space_testing.h"
 #include "hyperion/strategy/evolution_search.h"
 #include "hyperion/strategy/simulated_run.h"
 
@@ -11,47 +12,18 @@ namespace {
 
 using Kind = ProposeOutcome::Kind;
 
-ParamSpec Float(const std::string& name, double low, double high, bool log = false,
-                std::optional<double> step = std::nullopt) {
-  ParamSpec spec;
-  spec.name = name;
-  spec.type = ParamType::kFloat;
-  spec.low = low;
-  spec.high = high;
-  spec.log = log;
-  spec.step = step;
-  return spec;
-}
-
-ParamSpec Int(const std::string& name, double low, double high, bool log = false) {
-  ParamSpec spec = Float(name, low, high, log);
-  spec.type = ParamType::kInt;
-  return spec;
-}
-
-ParamSpec Choice(const std::string& name, std::vector<Json> choices) {
-  ParamSpec spec;
-  spec.name = name;
-  spec.type = ParamType::kCategorical;
-  spec.choices = std::move(choices);
-  return spec;
-}
-
-ParamSpec When(ParamSpec spec, const std::string& param, std::vector<Json> values) {
-  spec.when.push_back(Condition{param, std::move(values)});
-  return spec;
-}
+using testing::Bool;
+using testing::Choice;
+using testing::Float;
+using testing::Int;
+using testing::When;
 
 // Every kind of parameter: log float, int, log int, step float, categorical, bool, and two conditional ones.
 Space MixedSpace() {
-  ParamSpec bn;
-  bn.name = "batch_norm";
-  bn.type = ParamType::kBool;
-  bn.choices = {false, true};
   return *Space::Create({Float("lr", 1e-4, 1e-1, true), Int("layers", 1, 6), Int("width", 16, 512, true),
                          Float("dropout", 0.0, 0.5, false, 0.05), Choice("optimizer", {"adam", "sgd"}),
                          When(Float("momentum", 0.0, 0.99), "optimizer", {"sgd"}),
-                         When(Choice("nesterov", {false, true}), "optimizer", {"sgd"}), bn});
+                         When(Choice("nesterov", {false, true}), "optimizer", {"sgd"}), Bool("batch_norm")});
 }
 
 // A smooth bowl over the mixed space with its minimum near lr 3e-3, 3 layers, width 128, dropout 0.2.
@@ -485,6 +457,66 @@ TEST(Evolution, LaterGenerationsBeatTheFirst) {
     ASSERT_EQ(best.rbegin()->first, 9);
     EXPECT_LT(best.rbegin()->second, best.begin()->second / 2) << "seed " << seed;
   }
+}
+
+// The rationale names the generations the pool comes from: one generation is "generation 0", never
+// "generations 0..0".
+TEST(Evolution, TheRationaleNamesASingleGenerationInTheSingular) {
+  Space space = MixedSpace();
+  EvolutionSearch evolution(Evolution(4, 1, 0.0, 0.3));
+  testing::SimulatedRun run(space, Minimize(), Training{}, 4);
+  run.evaluate = [](const Trial& t) -> std::optional<double> { return Loss(t.params); };
+  EXPECT_EQ(run.Run(evolution, 4 + 3 + 3, 1), "budget");
+  ASSERT_EQ(GenerationSizes(run.trials), (std::map<int, int>{{0, 4}, {1, 3}, {2, 3}}));
+  for (const auto& t : run.trials) {
+    SCOPED_TRACE("#" + std::to_string(t.number) + ": " + t.rationale);
+    EXPECT_EQ(t.rationale.find("0..0"), std::string::npos);
+    if (Gen(t) == 1) {
+      EXPECT_NE(t.rationale.find(" among the population (the best 4 completed trials of generation 0): "),
+                std::string::npos);
+    }
+    if (Gen(t) == 2) {
+      EXPECT_NE(t.rationale.find(" among the population (the best 4 completed trials of generations 0..1): "),
+                std::string::npos);
+    }
+  }
+
+  // Nothing of generation 0 completed: generation 1 draws afresh and says so in the singular too.
+  testing::SimulatedRun failing(space, Minimize(), Training{}, 4);
+  failing.evaluate = [](const Trial& t) -> std::optional<double> {
+    if (Gen(t) == 0) return std::nullopt;
+    return Loss(t.params);
+  };
+  EvolutionSearch again(Evolution(4, 1, 0.0, 0.3));
+  EXPECT_EQ(failing.Run(again, 5, 1), "budget");
+  EXPECT_EQ(
+      failing.trials.at(4).rationale,
+      "Generation 1, member 1 of 3: no trial of generation 0 has completed, so instead of a child a fresh "
+      "random draw (seed 4, draw 4).");
+}
+
+// With span, the final generation's completed trials are the results: they stay on the frontier after the
+// search has ended, so retention keeps their checkpoints; its failed trials have none to keep.
+TEST(Evolution, TheFinalGenerationStaysOnTheFrontierAfterTheEnd) {
+  Space space = MixedSpace();
+  EvolutionSearch evolution(Evolution(6, 1, 0.7, 0.3, 5.0));
+  testing::SimulatedRun run(space, Minimize(), Epochs(10), 8);
+  run.evaluate = [](const Trial& t) -> std::optional<double> {
+    if (Gen(t) == 1 && t.number % 3 == 0) return std::nullopt;
+    return Loss(t.params) + 1 / *t.budget_to;
+  };
+  const std::string end = run.Run(evolution, 1000, 3);
+  EXPECT_EQ(end.rfind("exhausted: evolution finished: generation 1 reached training.max (10 epochs)", 0), 0u)
+      << end;
+  ASSERT_EQ(run.trials.size(), 12u);
+  std::set<int64_t> completed;
+  for (const auto& t : run.trials) {
+    if (Gen(t) == 1 && t.state == TrialState::kCompleted) completed.insert(t.id);
+  }
+  EXPECT_EQ(completed, (std::set<int64_t>{7, 8, 10, 11}));  // #9 and #12 failed
+  StrategyContext context{space, Minimize(), run.trials, 8, Epochs(10)};
+  EXPECT_EQ(evolution.Propose(context).kind, Kind::kExhausted);
+  EXPECT_EQ(evolution.Frontier(context), completed);
 }
 
 }  // namespace

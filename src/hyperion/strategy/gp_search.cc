@@ -11,10 +11,6 @@
 namespace hyperion {
 namespace {
 
-bool IsChoice(const ParamSpec& spec) {
-  return spec.type == ParamType::kCategorical || spec.type == ParamType::kBool;
-}
-
 // Features of one parameter: one per choice (one-hot), or the unit value plus, for a conditional number, a
 // flag that says whether it is active.
 int FeatureWidth(const ParamSpec& spec) {

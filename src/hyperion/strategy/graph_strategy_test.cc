@@ -7,6 +7,8 @@
 #include <map>
 #include <set>
 
+#include "hyperion/common/text.h"
+#include "hyperion/space/space_testing.h"
 #include "hyperion/strategy/beam_search.h"
 #include "hyperion/strategy/graph_common.h"
 #include "hyperion/strategy/mutation.h"
@@ -18,39 +20,20 @@ namespace {
 
 using hyperion::testing::SimulatedRun;
 
-ParamSpec Number(const std::string& name, ParamType type, double low, double high, bool log = false,
-                 std::optional<double> step = std::nullopt) {
-  ParamSpec spec;
-  spec.name = name;
-  spec.type = type;
-  spec.low = low;
-  spec.high = high;
-  spec.log = log;
-  spec.step = step;
-  return spec;
-}
-
-ParamSpec Choice(const std::string& name, std::vector<Json> choices) {
-  ParamSpec spec;
-  spec.name = name;
-  spec.type = ParamType::kCategorical;
-  spec.choices = std::move(choices);
-  return spec;
-}
+using testing::Bool;
+using testing::Choice;
+using testing::Float;
+using testing::Int;
+using testing::When;
 
 // Every kind of parameter: log float, log int, int, float on a step grid, categorical, and momentum and
 // nesterov only when the optimizer is sgd.
 Space MixedSpace() {
-  ParamSpec momentum = Number("momentum", ParamType::kFloat, 0, 0.99);
-  momentum.when = {Condition{"optimizer", {Json("sgd")}}};
-  ParamSpec nesterov;
-  nesterov.name = "nesterov";
-  nesterov.type = ParamType::kBool;
-  nesterov.when = momentum.when;
-  auto space = Space::Create(
-      {Number("lr", ParamType::kFloat, 1e-4, 1e-1, true), Number("width", ParamType::kInt, 16, 512, true),
-       Number("depth", ParamType::kInt, 1, 8), Number("dropout", ParamType::kFloat, 0, 0.5, false, 0.05),
-       Choice("batch_size", {16, 32, 64, 128}), Choice("optimizer", {"adam", "sgd"}), momentum, nesterov});
+  auto space = Space::Create({Float("lr", 1e-4, 1e-1, true), Int("width", 16, 512, true), Int("depth", 1, 8),
+                              Float("dropout", 0, 0.5, false, 0.05), Choice("batch_size", {16, 32, 64, 128}),
+                              Choice("optimizer", {"adam", "sgd"}),
+                              When(Float("momentum", 0, 0.99), "optimizer", {"sgd"}),
+                              When(Bool("nesterov"), "optimizer", {"sgd"})});
   EXPECT_TRUE(space.ok()) << space.status().message();
   return *space;
 }
@@ -93,6 +76,7 @@ std::vector<const Trial*> Ranked(std::vector<const Trial*> trials) {
   return trials;
 }
 
+// The context refers to `space`, `objective` and `trials`: they must outlive it.
 StrategyContext Context(const Space& space, const Objective& objective, const std::vector<Trial>& trials,
                         uint64_t seed, Training training) {
   return StrategyContext{space, objective, trials, seed, std::move(training)};
@@ -199,9 +183,15 @@ TEST(Beam, LevelsSpansRestoresAndPrunesDownToTrainingMax) {
   EXPECT_EQ(end, "exhausted: beam finished: level 3 trained to 20 epochs; best #" +
                      std::to_string(best->number) + " (val_acc " + FormatNumber(*best->value) +
                      "), kept 3 of 9");
-  StrategyContext context = Context(space, Maximize(), run.trials, 7, Epochs(20));
-  EXPECT_TRUE(beam.Frontier(context).empty());
+  // The final level's kept nodes are the results: they stay on the frontier, so retention keeps their
+  // checkpoints after the search has ended.
+  const Objective objective = Maximize();  // the context refers to it
+  StrategyContext context = Context(space, objective, run.trials, 7, Epochs(20));
+  const std::vector<const Trial*> final_level = Ranked(levels[3]);
+  const std::set<int64_t> kept = {final_level[0]->id, final_level[1]->id, final_level[2]->id};
   EXPECT_EQ(beam.Propose(context).kind, ProposeOutcome::Kind::kExhausted);
+  EXPECT_EQ(beam.Frontier(context), kept);
+  for (int64_t id : kept) EXPECT_EQ(run.trials.at(id - 1).state, TrialState::kCompleted);
 }
 
 TEST(Beam, MutatesTheParameterChangedLongestAgo) {
@@ -420,14 +410,10 @@ TEST(Beam, WithoutTrainingALocalSearchThatKeepsItsBest) {
 // lr on a log scale, weight decay, an int batch size on a step of 16, a log int, a step float, and momentum
 // only for sgd.
 Space PbtSpace() {
-  ParamSpec momentum = Number("momentum", ParamType::kFloat, 0.5, 0.99);
-  momentum.when = {Condition{"optimizer", {Json("sgd")}}};
-  auto space = Space::Create({Number("lr", ParamType::kFloat, 1e-4, 1, true),
-                              Number("wd", ParamType::kFloat, 1e-6, 1e-2, true),
-                              Number("batch_size", ParamType::kInt, 16, 256, false, 16),
-                              Number("layers", ParamType::kInt, 1, 64, true),
-                              Number("dropout", ParamType::kFloat, 0, 0.5, false, 0.05),
-                              Choice("optimizer", {"adam", "sgd"}), momentum});
+  auto space = Space::Create({Float("lr", 1e-4, 1, true), Float("wd", 1e-6, 1e-2, true),
+                              Int("batch_size", 16, 256, false, 16), Int("layers", 1, 64, true),
+                              Float("dropout", 0, 0.5, false, 0.05), Choice("optimizer", {"adam", "sgd"}),
+                              When(Float("momentum", 0.5, 0.99), "optimizer", {"sgd"})});
   EXPECT_TRUE(space.ok()) << space.status().message();
   return *space;
 }
@@ -457,6 +443,38 @@ std::map<int, const Trial*> LatestCompletedAt(const std::vector<Trial>& trials, 
     }
   }
   return latest;
+}
+
+// The label explore's record calls for, parameter by parameter: "lr x1.2" only where the value was really
+// multiplied by the recorded factor, "lr resampled 0.00078->0.0062" for a fresh draw, "a->b" otherwise.
+std::string ExploreLabel(const Space& space, const Json& from, const Trial& t) {
+  std::vector<std::string> parts;
+  for (const ParamSpec& spec : space.params()) {
+    const bool in_from = from.contains(spec.name), in_to = t.params.contains(spec.name);
+    if (!in_from && !in_to) continue;
+    if (in_from && in_to && SameTypedValue(from[spec.name], t.params[spec.name])) continue;
+    if (!in_from) {
+      EXPECT_EQ(t.evidence["explore"][spec.name], "new");
+      parts.push_back("+" + spec.name + " " + LabelValue(t.params[spec.name]));
+      continue;
+    }
+    if (!in_to) {
+      parts.push_back("-" + spec.name);
+      continue;
+    }
+    const Json& how = t.evidence["explore"][spec.name];
+    const std::string values = LabelValue(from[spec.name]) + "->" + LabelValue(t.params[spec.name]);
+    if (how == "resampled") {
+      parts.push_back(spec.name + " resampled " + values);
+    } else if (!IsChoice(spec) && std::abs(t.params[spec.name].get<double>() -
+                                           from[spec.name].get<double>() * how.get<double>()) <
+                                      1e-9 * std::abs(from[spec.name].get<double>())) {
+      parts.push_back(spec.name + " x" + (how.get<double>() > 1 ? "1.2" : "0.8"));
+    } else {
+      parts.push_back(spec.name + " " + values);
+    }
+  }
+  return parts.empty() ? "no change" : JoinStrings(parts, ", ");
 }
 
 TEST(Pbt, MadeByTheFactory) {
@@ -511,8 +529,8 @@ TEST(Pbt, ExploitsTheTopQuantileAndTrainsEveryMemberToTheEnd) {
     EXPECT_EQ(t.evidence["donor_member"], donor);
     EXPECT_EQ(t.evidence["donor_trial"], parent.number);
     EXPECT_EQ(seen[donor], &parent);  // the donor's latest completed trial
-    EXPECT_EQ(t.change_label, "exploit #" + std::to_string(parent.number) + ": " +
-                                  ChangeLabel(space, parent.params, t.params));
+    EXPECT_EQ(t.change_label,
+              "exploit #" + std::to_string(parent.number) + ": " + ExploreLabel(space, parent.params, t));
 
     // Ranks recomputed from what had finished: the member in the bottom quantile, the donor in the top.
     const double at = *seen[member]->budget_to;
@@ -572,7 +590,8 @@ TEST(Pbt, ExploitsTheTopQuantileAndTrainsEveryMemberToTheEnd) {
     latest.insert(t->id);
     finals.push_back(t);
   }
-  StrategyContext context = Context(space, Maximize(), run.trials, 11, Epochs(20));
+  const Objective objective = Maximize();  // the context refers to it
+  StrategyContext context = Context(space, objective, run.trials, 11, Epochs(20));
   EXPECT_EQ(pbt.Frontier(context), latest);
   const Trial* best = Ranked(finals).front();
   EXPECT_EQ(end, "exhausted: pbt finished: every member trained to 20 epochs; best member " +
@@ -714,6 +733,245 @@ TEST(Pbt, NeedsATrainingBudget) {
   EXPECT_EQ(
       out.reason,
       "pbt needs a training budget to train its members in spans; add training: {unit: epochs, max: 20}");
+}
+
+// A finished PBT trial of `member`, trained from..to, as the orchestrator records it (failed without a
+// value).
+Trial PbtTrial(int64_t number, int member, const Json& params, std::optional<double> value, double from,
+               double to, double ended) {
+  Trial t;
+  t.id = t.number = number;
+  t.state = value ? TrialState::kCompleted : TrialState::kFailed;
+  t.value = value;
+  t.params = params;
+  t.evidence = Json{{"member", member}};
+  t.budget_from = from;
+  t.budget_to = to;
+  t.checkpoint_dir = "ckpt/" + std::to_string(number);
+  t.created_at = 0;
+  t.ended_at = ended;
+  return t;
+}
+
+TEST(Pbt, LabelsSayWhatExploreDidToEachParameter) {
+  const Space space = *Space::Create({Float("lr", 1e-4, 1, true), Int("batch_size", 16, 256, false, 16),
+                                      Choice("optimizer", {"adam", "sgd"})});
+  const Json strong = {{"lr", 0.01}, {"batch_size", 64}, {"optimizer", "adam"}};
+  const Json weak = {{"lr", 0.001}, {"batch_size", 128}, {"optimizer", "sgd"}};
+  // Member 1 finished first and ranks 2nd of 2: it exploits member 0's #1.
+  const std::vector<Trial> trials = {PbtTrial(1, 0, strong, 0.9, 0, 5, 2),
+                                     PbtTrial(2, 1, weak, 0.1, 0, 5, 1)};
+
+  // Perturbed only: "x0.8" and "x1.2" where the value was multiplied by exactly that, the values where the
+  // step grid moved it (64 x1.2 = 76.8 lands on 80, 64 x0.8 = 51.2 on 48), a choice moved to its neighbour.
+  std::set<std::string> labels;
+  for (uint64_t seed = 0; seed < 16; ++seed) {
+    PbtSearch pbt(2, 5.0, 0.25, 0.0);
+    ProposeOutcome out = pbt.Propose(Context(space, Maximize(), trials, seed, Epochs(20)));
+    ASSERT_EQ(out.kind, ProposeOutcome::Kind::kProposal);
+    const Proposal& p = out.proposal;
+    ASSERT_EQ(p.op, "exploit");
+    ASSERT_EQ(p.parents, std::vector<int64_t>{1});
+    const Json& explore = p.evidence["explore"];
+    const bool lr_up = explore["lr"] == 1.2, batch_up = explore["batch_size"] == 1.2;
+    EXPECT_NEAR(p.params["lr"].get<double>(), lr_up ? 0.012 : 0.008, 1e-12);
+    EXPECT_EQ(p.params["batch_size"], batch_up ? 80 : 48);
+    std::string label = std::string(lr_up ? "lr x1.2" : "lr x0.8") +
+                        (batch_up ? ", batch_size 64->80" : ", batch_size 64->48");
+    if (explore["optimizer"] == 1.2) {
+      EXPECT_EQ(p.params["optimizer"], "sgd");
+      label += ", optimizer adam->sgd";
+    } else {
+      EXPECT_EQ(p.params["optimizer"], "adam");  // already the first choice: unchanged, left out
+    }
+    EXPECT_EQ(p.change_label, "exploit #1: " + label);
+    EXPECT_NE(p.rationale.find(", restoring its checkpoint, explore " + label + ", train epochs 5->10."),
+              std::string::npos)
+        << p.rationale;
+    labels.insert(p.change_label);
+  }
+  EXPECT_GE(labels.size(), 4u);
+
+  // Resampled: the label says so and shows both values, never a made-up multiplier ("lr x7.9").
+  for (uint64_t seed = 0; seed < 16; ++seed) {
+    PbtSearch pbt(2, 5.0, 0.25, 1.0);
+    ProposeOutcome out = pbt.Propose(Context(space, Maximize(), trials, seed, Epochs(20)));
+    ASSERT_EQ(out.kind, ProposeOutcome::Kind::kProposal);
+    const Proposal& p = out.proposal;
+    std::vector<std::string> parts;
+    for (const std::string name : {"lr", "batch_size", "optimizer"}) {
+      EXPECT_EQ(p.evidence["explore"][name], "resampled");
+      if (SameTypedValue(strong[name], p.params[name])) continue;
+      parts.push_back(name + " resampled " + LabelValue(strong[name]) + "->" + LabelValue(p.params[name]));
+    }
+    ASSERT_FALSE(parts.empty());
+    EXPECT_EQ(parts[0].rfind("lr resampled 0.01->", 0), 0u);
+    const std::string label = JoinStrings(parts, ", ");
+    EXPECT_EQ(p.change_label, "exploit #1: " + label);
+    EXPECT_EQ(p.change_label.find(" x"), std::string::npos) << p.change_label;
+    EXPECT_NE(p.rationale.find("explore " + label + ", train"), std::string::npos) << p.rationale;
+  }
+}
+
+TEST(Pbt, StopsWhenEveryMembersLastTwoTrialsFailed) {
+  const Space space = PbtSpace();
+  PbtSearch pbt(4, 5.0, 0.25, 0.25);
+  SimulatedRun run(space, Maximize(), Epochs(20), 3);
+  // The training script crashes whenever it restores a checkpoint: only the fresh samples complete.
+  run.evaluate = [](const Trial& t) -> std::optional<double> {
+    if (!t.parents.empty()) return std::nullopt;
+    return Rate(t.params);
+  };
+  const std::string end = run.Run(pbt, 1000, 4);
+
+  // Per member a sample, a failed span and a failed restart: 12 trials, then the run ends by itself.
+  ASSERT_EQ(run.trials.size(), 12u);
+  std::map<int, std::vector<const Trial*>> by_member;
+  for (const Trial& t : run.trials) by_member[MemberOf(t)].push_back(&t);
+  ASSERT_EQ(by_member.size(), 4u);
+  std::vector<std::string> details;
+  for (const auto& [m, trials] : by_member) {
+    SCOPED_TRACE("member " + std::to_string(m));
+    ASSERT_EQ(trials.size(), 3u);
+    EXPECT_EQ(trials[0]->state, TrialState::kCompleted);
+    EXPECT_EQ(trials[1]->state, TrialState::kFailed);
+    EXPECT_EQ(trials[2]->state, TrialState::kFailed);
+    EXPECT_EQ(trials[2]->op, "exploit");
+    EXPECT_EQ(trials[2]->evidence["restart_after"], trials[1]->number);
+    details.push_back("member " + std::to_string(m) + ": #" + std::to_string(trials[1]->number) + ", #" +
+                      std::to_string(trials[2]->number));
+  }
+  EXPECT_EQ(end, "exhausted: pbt stopped: every member's last two trials failed (" +
+                     JoinStrings(details, "; ") + ")");
+
+  // The reason quotes the error of each member's latest trial; a timeout reads as such.
+  std::vector<Trial> trials = run.trials;
+  const Trial& last0 = *by_member[0][2];
+  trials.at(last0.number - 1).error = "exit code 1: RuntimeError: cannot load checkpoint\nmore";
+  trials.at(by_member[1][1]->number - 1).state = TrialState::kTimedOut;
+  const Objective objective = Maximize();  // the context refers to it
+  StrategyContext context = Context(space, objective, trials, 3, Epochs(20));
+  ProposeOutcome out = pbt.Propose(context);
+  ASSERT_EQ(out.kind, ProposeOutcome::Kind::kExhausted);
+  details[0] += ": exit code 1: RuntimeError: cannot load checkpoint";
+  EXPECT_EQ(out.reason, "pbt stopped: every member's last two trials failed or timed out (" +
+                            JoinStrings(details, "; ") + ")");
+
+  // Each member's sample, its latest completed trial, stays on the frontier after the end.
+  EXPECT_EQ(pbt.Frontier(context), (std::set<int64_t>{1, 2, 3, 4}));
+}
+
+TEST(Pbt, RetiresAMemberWhoseLastTwoTrialsFailedAndTrainsTheOthersToTheEnd) {
+  const Space space = PbtSpace();
+  PbtSearch pbt(4, 5.0, 0.25, 0.25);
+  SimulatedRun run(space, Maximize(), Epochs(20), 5);
+  run.evaluate = [&run](const Trial& t) -> std::optional<double> {
+    if (MemberOf(t) == 0 && !t.parents.empty()) return std::nullopt;  // member 0 crashes on every restore
+    double start = t.restore_from.empty() ? 0 : *run.trials.at(t.parents[0] - 1).value;
+    return Rate(t.params) + (start - Rate(t.params)) * std::exp(-(*t.budget_to - *t.budget_from) / 4);
+  };
+  const std::string end = run.Run(pbt, 1000, 4);
+
+  std::vector<const Trial*> zero;
+  std::map<int, const Trial*> last;
+  for (const Trial& t : run.trials) {
+    if (MemberOf(t) == 0) zero.push_back(&t);
+    last[MemberOf(t)] = &t;
+  }
+  ASSERT_EQ(zero.size(), 3u);  // its sample, a failed span and a failed restart; then no more
+  const Trial& a = *zero[1];
+  const Trial& b = *zero[2];
+  EXPECT_EQ(a.state, TrialState::kFailed);
+  EXPECT_EQ(b.state, TrialState::kFailed);
+  std::vector<const Trial*> finals;
+  std::set<int64_t> frontier = {zero[0]->id};
+  for (int m = 1; m < 4; ++m) {
+    EXPECT_EQ(last[m]->state, TrialState::kCompleted);
+    EXPECT_EQ(*last[m]->budget_to, 20);
+    finals.push_back(last[m]);
+    frontier.insert(last[m]->id);
+  }
+  const Trial* best = Ranked(finals).front();
+  const std::string ab = "#" + std::to_string(a.number) + ", #" + std::to_string(b.number);
+  EXPECT_EQ(end, "exhausted: pbt finished: member 0 retired (last two trials failed: " + ab +
+                     "); the others trained to 20 epochs; best member " + std::to_string(MemberOf(*best)) +
+                     " (#" + std::to_string(best->number) + ", val_acc " + graph::Brief(*best->value) + ")");
+  EXPECT_EQ(pbt.Frontier(Context(space, Maximize(), run.trials, 5, Epochs(20))), frontier);
+
+  // The first proposal made after #b failed announces the retirement, once.
+  const Trial* next = nullptr;
+  int announcements = 0;
+  for (const Trial& t : run.trials) {
+    if (!next && t.number > b.number && *t.created_at >= *b.ended_at) next = &t;
+    announcements += t.evidence.contains("retired");
+  }
+  ASSERT_TRUE(next);
+  EXPECT_EQ(announcements, 1);
+  EXPECT_EQ(next->evidence["retired"],
+            Json::parse("[{\"member\": 0, \"trials\": [" + std::to_string(a.number) + ", " +
+                        std::to_string(b.number) + "]}]"));
+  const std::string sentence =
+      " Member 0 retired: its last two trials failed (" + ab + "), so it gets no more trials.";
+  ASSERT_GE(next->rationale.size(), sentence.size());
+  EXPECT_EQ(next->rationale.substr(next->rationale.size() - sentence.size()), sentence);
+}
+
+TEST(Pbt, AMemberThatIsWaitingIsNotRetired) {
+  const Space space = PbtSpace();
+  PbtSearch pbt(4, 5.0, 0.25, 0.25);
+  SimulatedRun run(space, Maximize(), Epochs(20), 5);
+  run.evaluate = [](const Trial& t) -> std::optional<double> {
+    if (MemberOf(t) == 0 && !t.parents.empty()) return std::nullopt;
+    return Rate(t.params) * *t.budget_to / 20;
+  };
+  run.Run(pbt, 1000, 4);
+  std::vector<const Trial*> zero;
+  for (const Trial& t : run.trials) {
+    if (MemberOf(t) == 0) zero.push_back(&t);
+  }
+  ASSERT_EQ(zero.size(), 3u);
+  const int64_t a = zero[1]->number, b = zero[2]->number;
+
+  // The snapshot when member 0's restart #b had not finished, with members 1 to 3 training too.
+  auto snapshot = [&](int64_t upto, TrialState state_of_last) {
+    std::vector<Trial> trials(run.trials.begin(), run.trials.begin() + upto);
+    std::map<int, Trial*> latest;
+    for (Trial& t : trials) latest[MemberOf(t)] = &t;
+    for (auto& [m, t] : latest) {
+      if (m == 0) continue;
+      t->state = TrialState::kRunning;
+      t->value.reset();
+    }
+    trials.back().state = state_of_last;
+    if (state_of_last != TrialState::kCompleted && state_of_last != TrialState::kFailed) {
+      trials.back().value.reset();
+    }
+    return trials;
+  };
+  for (TrialState waiting : {TrialState::kPending, TrialState::kRunning, TrialState::kInterrupted}) {
+    SCOPED_TRACE(TrialStateName(waiting));
+    std::vector<Trial> trials = snapshot(b, waiting);
+    ProposeOutcome out = pbt.Propose(Context(space, Maximize(), trials, 5, Epochs(20)));
+    ASSERT_EQ(out.kind, ProposeOutcome::Kind::kWait);
+    EXPECT_EQ(out.reason, "pbt: waiting for members 0, 1, 2, 3 (4 of 4 still training)");
+  }
+
+  // One failure: member 0 restarts (here from its own sample, the others still training), not retired.
+  std::vector<Trial> once = snapshot(a, TrialState::kFailed);
+  ProposeOutcome out = pbt.Propose(Context(space, Maximize(), once, 5, Epochs(20)));
+  ASSERT_EQ(out.kind, ProposeOutcome::Kind::kProposal);
+  EXPECT_EQ(out.proposal.evidence["member"], 0);
+  EXPECT_EQ(out.proposal.evidence["restart_after"], a);
+  EXPECT_FALSE(out.proposal.evidence.contains("retired"));
+
+  // Two failures: retired, and the wait says so.
+  std::vector<Trial> twice = snapshot(b, TrialState::kFailed);
+  out = pbt.Propose(Context(space, Maximize(), twice, 5, Epochs(20)));
+  ASSERT_EQ(out.kind, ProposeOutcome::Kind::kWait);
+  EXPECT_EQ(out.reason,
+            "pbt: waiting for members 1, 2, 3 (3 of 4 still training); member 0 retired (last two "
+            "trials failed: #" +
+                std::to_string(a) + ", #" + std::to_string(b) + ")");
 }
 
 }  // namespace

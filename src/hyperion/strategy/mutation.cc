@@ -9,17 +9,6 @@
 namespace hyperion {
 namespace {
 
-bool IsChoice(const ParamSpec& spec) {
-  return spec.type == ParamType::kCategorical || spec.type == ParamType::kBool;
-}
-
-size_t ChoiceIndex(const ParamSpec& spec, const Json& value) {
-  for (size_t i = 0; i < spec.choices.size(); ++i) {
-    if (SameTypedValue(spec.choices[i], value)) return i;
-  }
-  return 0;
-}
-
 // The neighbouring choice in `direction`, or nullopt at the end of the list.
 std::optional<Json> NeighbourChoice(const ParamSpec& spec, const Json& value, int direction) {
   size_t i = ChoiceIndex(spec, value);
@@ -46,14 +35,6 @@ std::optional<Json> NextValue(const ParamSpec& spec, double x, int direction) {
   return next;
 }
 
-// A value as a change label shows it: floats to 4 significant digits, everything else exactly.
-std::string Short(const Json& value) {
-  if (!value.is_number_float()) return ScalarToArgument(value);
-  char text[32];
-  std::snprintf(text, sizeof text, "%.4g", value.get<double>());
-  return text;
-}
-
 std::string Ratio(double ratio) {
   char text[32];
   std::snprintf(text, sizeof text, "x%.2g", ratio);
@@ -61,6 +42,13 @@ std::string Ratio(double ratio) {
 }
 
 }  // namespace
+
+std::string LabelValue(const Json& value) {
+  if (!value.is_number_float()) return ScalarToArgument(value);
+  char text[32];
+  std::snprintf(text, sizeof text, "%.4g", value.get<double>());
+  return text;
+}
 
 Json PerturbValue(const ParamSpec& spec, const Json& value, double factor) {
   int direction = factor > 1 ? 1 : -1;
@@ -81,13 +69,13 @@ std::optional<Json> ShiftValue(const ParamSpec& spec, const Json& value, int dir
 }
 
 std::string DescribeChange(const ParamSpec& spec, const Json* from, const Json* to) {
-  if (!from && to) return "+" + spec.name + " " + Short(*to);
+  if (!from && to) return "+" + spec.name + " " + LabelValue(*to);
   if (from && !to) return "-" + spec.name;
   if (!from || !to) return "";
   if (spec.log && !IsChoice(spec) && from->get<double>() > 0) {
     return spec.name + " " + Ratio(to->get<double>() / from->get<double>());
   }
-  return spec.name + " " + Short(*from) + "->" + Short(*to);
+  return spec.name + " " + LabelValue(*from) + "->" + LabelValue(*to);
 }
 
 std::string ChangeLabel(const Space& space, const Json& from, const Json& to) {

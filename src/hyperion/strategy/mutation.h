@@ -33,6 +33,10 @@ std::optional<Json> ShiftValue(const ParamSpec& spec, const Json& value, int dir
 // "-momentum" when it became inactive.
 std::string DescribeChange(const ParamSpec& spec, const Json* from, const Json* to);
 
+// A value as the change labels show it: floats to 4 significant digits ("0.00078"), everything else exactly
+// ("64", "adam", "true").
+std::string LabelValue(const Json& value);
+
 // Every parameter that differs between two points, joined with ", "; "no change" when none does.
 std::string ChangeLabel(const Space& space, const Json& from, const Json& to);
 

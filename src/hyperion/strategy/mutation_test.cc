@@ -2,34 +2,14 @@
 
 #include <gtest/gtest.h>
 
+#include "hyperion/space/space_testing.h"
+
 namespace hyperion {
 namespace {
 
-ParamSpec Float(const std::string& name, double low, double high, bool log = false,
-                std::optional<double> step = std::nullopt) {
-  ParamSpec spec;
-  spec.name = name;
-  spec.type = ParamType::kFloat;
-  spec.low = low;
-  spec.high = high;
-  spec.log = log;
-  spec.step = step;
-  return spec;
-}
-
-ParamSpec Int(const std::string& name, double low, double high, bool log = false) {
-  ParamSpec spec = Float(name, low, high, log);
-  spec.type = ParamType::kInt;
-  return spec;
-}
-
-ParamSpec Choice(const std::string& name, std::vector<Json> choices) {
-  ParamSpec spec;
-  spec.name = name;
-  spec.type = ParamType::kCategorical;
-  spec.choices = std::move(choices);
-  return spec;
-}
+using testing::Choice;
+using testing::Float;
+using testing::Int;
 
 TEST(PerturbValue, MultipliesAndStaysInBounds) {
   ParamSpec lr = Float("lr", 1e-4, 1e-1, true);
@@ -88,6 +68,15 @@ TEST(ChangeLabel, ReadsAsAPersonWouldWriteIt) {
   EXPECT_EQ(ChangeLabel(*space, a, b), "lr x3, dropout 0.1->0.3, batch_size 64->128, +momentum 0.9");
   EXPECT_EQ(ChangeLabel(*space, b, a), "lr x0.33, dropout 0.3->0.1, batch_size 128->64, -momentum");
   EXPECT_EQ(ChangeLabel(*space, a, a), "no change");
+}
+
+TEST(LabelValue, FloatsToFourSignificantDigitsOthersExactly) {
+  EXPECT_EQ(LabelValue(Json(0.00078)), "0.00078");
+  EXPECT_EQ(LabelValue(Json(0.0061999)), "0.0062");
+  EXPECT_EQ(LabelValue(Json(123456.0)), "1.235e+05");
+  EXPECT_EQ(LabelValue(Json(64)), "64");
+  EXPECT_EQ(LabelValue(Json("adam")), "adam");
+  EXPECT_EQ(LabelValue(Json(true)), "true");
 }
 
 }  // namespace

@@ -52,6 +52,131 @@ std::pair<double, int64_t> EndKey(const Trial& t) { return {t.ended_at.value_or(
 
 std::string MemberName(const Member& m) { return "member " + std::to_string(m.index); }
 
+bool FailedOrTimedOut(const Trial& t) {
+  return t.state == TrialState::kFailed || t.state == TrialState::kTimedOut;
+}
+
+// Retired: its last two trials both failed or timed out (a script that crashes whenever it restores a
+// checkpoint would otherwise be restarted forever). A member whose latest trial is still to finish is not.
+bool Retired(const Member& m) {
+  const size_t n = m.trials.size();
+  return n >= 2 && FailedOrTimedOut(*m.trials[n - 1]) && FailedOrTimedOut(*m.trials[n - 2]);
+}
+
+// The first line of a trial's error, at most 100 characters.
+std::string ShortError(const std::string& error) {
+  std::string line = error.substr(0, error.find('\n'));
+  return line.size() > 100 ? line.substr(0, 97) + "..." : line;
+}
+
+// Why the retired members stopped: "member 2: #12, #13: <error of #13>; member 5: #14, #15".
+std::string RetiredDetails(const std::vector<const Member*>& retired) {
+  std::vector<std::string> parts;
+  for (const Member* m : retired) {
+    const Trial& a = *m->trials[m->trials.size() - 2];
+    const Trial& b = *m->trials.back();
+    std::string part = "#" + std::to_string(a.number) + ", #" + std::to_string(b.number);
+    const std::string error = ShortError(b.error.empty() ? a.error : b.error);
+    if (!error.empty()) part += ": " + error;
+    parts.push_back(retired.size() == 1 ? part : MemberName(*m) + ": " + part);
+  }
+  return JoinStrings(parts, "; ");
+}
+
+// "failed", or "failed or timed out" when one of their last two trials timed out.
+std::string HowTheyEnded(const std::vector<const Member*>& retired) {
+  for (const Member* m : retired) {
+    for (size_t i = m->trials.size() - 2; i < m->trials.size(); ++i) {
+      if (m->trials[i]->state == TrialState::kTimedOut) return "failed or timed out";
+    }
+  }
+  return "failed";
+}
+
+// The member indexes, after "member" or "members": "2", "1, 4".
+std::string Indexes(const std::vector<const Member*>& members) {
+  std::vector<std::string> names;
+  for (const Member* m : members) names.push_back(std::to_string(m->index));
+  return JoinStrings(names);
+}
+
+// The members some trial's evidence already announced as retired.
+std::set<int64_t> AnnouncedRetired(const std::vector<Trial>& trials) {
+  std::set<int64_t> announced;
+  for (const Trial& t : trials) {
+    auto it = t.evidence.find("retired");
+    if (it == t.evidence.end() || !it->is_array()) continue;
+    for (const Json& r : *it) {
+      if (r.is_object() && r.contains("member") && r["member"].is_number_integer()) {
+        announced.insert(r["member"].get<int64_t>());
+      }
+    }
+  }
+  return announced;
+}
+
+// Says in the proposal which members retired since the last proposal: a sentence at the end of the
+// rationale, and in the evidence ("retired": [{"member", "trials"}]).
+void AnnounceRetired(const std::vector<const Member*>& retired, const std::vector<Trial>& trials,
+                     Proposal& p) {
+  const std::set<int64_t> announced = AnnouncedRetired(trials);
+  std::vector<const Member*> fresh;
+  for (const Member* m : retired) {
+    if (!announced.count(m->index)) fresh.push_back(m);
+  }
+  if (fresh.empty()) return;
+  Json records = Json::array();
+  for (const Member* m : fresh) {
+    records.push_back(
+        Json{{"member", m->index},
+             {"trials", Json::array({m->trials[m->trials.size() - 2]->number, m->trials.back()->number})}});
+  }
+  p.evidence["retired"] = std::move(records);
+  const std::string how = HowTheyEnded(fresh);
+  if (fresh.size() == 1) {
+    p.rationale += " Member " + Indexes(fresh) + " retired: its last two trials " + how + " (" +
+                   RetiredDetails(fresh) + "), so it gets no more trials.";
+  } else {
+    p.rationale += " Members " + Indexes(fresh) + " retired: the last two trials of each " + how + " (" +
+                   RetiredDetails(fresh) + "), so they get no more trials.";
+  }
+}
+
+// What explore did to each parameter, as the label and the rationale show it: "lr x1.2" for a
+// multiplication that landed exactly there, "batch_size 64->80" when the grid or a bound moved it elsewhere
+// (and for a choice moved to its neighbour), "lr resampled 0.00078->0.0062" for a fresh draw, "+momentum 0.9"
+// and "-momentum" for parameters that became active or inactive. Unchanged parameters are left out.
+std::string ExploreLabel(const Space& space, const Json& from, const Json& to, const Json& explore) {
+  std::vector<std::string> changes;
+  for (const auto& spec : space.params()) {
+    auto a = from.find(spec.name);
+    auto b = to.find(spec.name);
+    const Json* x = a != from.end() ? &*a : nullptr;
+    const Json* y = b != to.end() ? &*b : nullptr;
+    if (!x && !y) continue;
+    if (x && y && SameTypedValue(*x, *y)) continue;
+    if (!x || !y) {
+      changes.push_back(DescribeChange(spec, x, y));
+      continue;
+    }
+    const std::string values = LabelValue(*x) + "->" + LabelValue(*y);
+    auto how = explore.find(spec.name);
+    if (how != explore.end() && how->is_string() && *how == "resampled") {
+      changes.push_back(spec.name + " resampled " + values);
+      continue;
+    }
+    if (how != explore.end() && how->is_number() && !IsChoice(spec) && x->get<double>() != 0) {
+      const double factor = how->get<double>();
+      if (std::abs(y->get<double>() / x->get<double>() - factor) <= 1e-6 * factor) {
+        changes.push_back(spec.name + " x" + Brief(factor));
+        continue;
+      }
+    }
+    changes.push_back(spec.name + " " + values);
+  }
+  return changes.empty() ? "no change" : JoinStrings(changes, ", ");
+}
+
 // The donor's values explored: each active parameter x0.8 or x1.2, or drawn afresh with probability
 // `resample`; parameters that became active are drawn. `explore` records what happened to each one.
 Json Explore(const Space& space, const Json& from, double resample, std::mt19937_64& rng, Json& explore) {
@@ -118,9 +243,12 @@ ProposeOutcome PbtSearch::Propose(const StrategyContext& context) {
   }
 
   // 2. Who can go on: ready members (latest trial completed short of the end) and members to restart.
-  std::vector<const Member*> candidates, busy, done;
+  // Retired members (their last two trials failed) get no more trials.
+  std::vector<const Member*> candidates, busy, done, retired;
   for (const Member& m : members) {
-    if (graph::Unfinished(*m.latest)) {
+    if (Retired(m)) {
+      retired.push_back(&m);
+    } else if (graph::Unfinished(*m.latest)) {
       busy.push_back(&m);
     } else if (graph::HasValue(*m.latest) && SpanEnd(*m.latest) >= training.max) {
       done.push_back(&m);
@@ -146,18 +274,19 @@ ProposeOutcome PbtSearch::Propose(const StrategyContext& context) {
     return ranked;
   };
   // A trial that starts from `donor`'s checkpoint with its values explored.
+  std::string explored;  // what the latest exploit's explore did, for its rationale
   auto exploit = [&](const Member& m, const Member& donor) {
     const Trial* from = donor.latest_completed;
     Proposal& p = out.proposal;
     Json explore;
     p.params = Explore(context.space, from->params, resample_, rng, explore);
+    explored = ExploreLabel(context.space, from->params, p.params, explore);
     p.parents = {from->id};
     p.restore = true;
     p.op = "exploit";
     p.budget_from = SpanEnd(*from);
     p.budget_to = std::min(SpanEnd(*from) + span, training.max);
-    p.change_label = "exploit #" + std::to_string(from->number) + ": " +
-                     ChangeLabel(context.space, from->params, p.params);
+    p.change_label = "exploit #" + std::to_string(from->number) + ": " + explored;
     p.evidence = Json{{"member", m.index},
                       {"donor_member", donor.index},
                       {"donor_trial", from->number},
@@ -184,6 +313,11 @@ ProposeOutcome PbtSearch::Propose(const StrategyContext& context) {
     return &p;
   };
 
+  // Every proposal below says which members retired since the last one.
+  auto announced = [&](Proposal& p) -> ProposeOutcome {
+    AnnounceRetired(retired, context.trials, p);
+    return out;
+  };
   std::vector<std::string> stuck;
   for (const Member* m : candidates) {
     if (!graph::HasValue(*m->latest) || m->latest->checkpoint_dir.empty()) {
@@ -219,14 +353,13 @@ ProposeOutcome PbtSearch::Propose(const StrategyContext& context) {
                      how + "; restart from the best member that can still train, " +
                      (donor == m ? std::string("its own") : MemberName(*donor) + "'s") + " latest trial (" +
                      trial_text(donor->latest_completed) + ", ranked " + Ordinal(donor_rank) + " of " +
-                     std::to_string(ranked.size()) + "), restoring its checkpoint, explore " +
-                     ChangeLabel(context.space, donor->latest_completed->params, p->params) + ", train " +
-                     span_text(*p->budget_from, *p->budget_to) + ".";
+                     std::to_string(ranked.size()) + "), restoring its checkpoint, explore " + explored +
+                     ", train " + span_text(*p->budget_from, *p->budget_to) + ".";
       p->evidence["restart_after"] = last->number;
       p->evidence["restart_state"] = TrialStateName(last->state);
       p->evidence["donor_rank"] = donor_rank;
       p->evidence["compared"] = ranked.size();
-      return out;
+      return announced(*p);
     }
 
     // 3b. Ready: compare with the members trained at least as far.
@@ -241,7 +374,7 @@ ProposeOutcome PbtSearch::Propose(const StrategyContext& context) {
                      ", with no other to compare with: continue unchanged from its checkpoint, " +
                      span_text(*p->budget_from, *p->budget_to) + ".";
       p->evidence["compared"] = n;
-      return out;
+      return announced(*p);
     }
     const int count = std::max(1, std::min(static_cast<int>(std::ceil(n * quantile_ - 1e-9)), n / 2));
     const int rank = static_cast<int>(std::find(ranked.begin(), ranked.end(), m) - ranked.begin()) + 1;
@@ -268,14 +401,13 @@ ProposeOutcome PbtSearch::Propose(const StrategyContext& context) {
                        Brief(bottom_cutoff) + "): exploit " + MemberName(*donor) + " (" +
                        trial_text(donor->latest_completed) + ", ranked " + Ordinal(donor_rank) + "; top " +
                        std::to_string(count) + " cut-off " + Brief(top_cutoff) +
-                       "), restoring its checkpoint, explore " +
-                       ChangeLabel(context.space, donor->latest_completed->params, p->params) + ", train " +
+                       "), restoring its checkpoint, explore " + explored + ", train " +
                        span_text(*p->budget_from, *p->budget_to) + ".";
         p->evidence.update(ranks);
         p->evidence["member_trial"] = own->number;
         p->evidence["member_value"] = *own->value;
         p->evidence["donor_rank"] = donor_rank;
-        return out;
+        return announced(*p);
       }
       why_not = ", in the bottom " + std::to_string(count) + " (cut-off " + Brief(bottom_cutoff) +
                 ") but no top member can be copied (finished training or checkpoint gone)";
@@ -286,20 +418,28 @@ ProposeOutcome PbtSearch::Propose(const StrategyContext& context) {
     p->rationale = head + standing + why_not + ": continue unchanged from its checkpoint, " +
                    span_text(*p->budget_from, *p->budget_to) + ".";
     p->evidence.update(ranks);
-    return out;
+    return announced(*p);
   }
 
   // 4. Nothing to decide now.
+  const std::string retired_text = retired.empty()
+                                       ? ""
+                                       : "member" + std::string(retired.size() == 1 ? " " : "s ") +
+                                             Indexes(retired) + " retired (last two trials " +
+                                             HowTheyEnded(retired) + ": " + RetiredDetails(retired) + ")";
   if (!busy.empty()) {
-    std::vector<std::string> names;
-    for (const Member* m : busy) names.push_back(std::to_string(m->index));
     out.kind = ProposeOutcome::Kind::kWait;
-    out.reason = "pbt: waiting for member" + std::string(busy.size() == 1 ? " " : "s ") + JoinStrings(names) +
+    out.reason = "pbt: waiting for member" + std::string(busy.size() == 1 ? " " : "s ") + Indexes(busy) +
                  " (" + std::to_string(busy.size()) + " of " + std::to_string(population) +
-                 " still training)";
+                 " still training)" + (retired.empty() ? "" : "; " + retired_text);
     return out;
   }
   out.kind = ProposeOutcome::Kind::kExhausted;
+  if (retired.size() == members.size()) {
+    out.reason = "pbt stopped: every member's last two trials " + HowTheyEnded(retired) + " (" +
+                 RetiredDetails(retired) + ")";
+    return out;
+  }
   std::vector<const Member*> finished;
   for (const Member& m : members) {
     if (m.latest_completed && SpanEnd(*m.latest_completed) >= training.max) finished.push_back(&m);
@@ -318,14 +458,21 @@ ProposeOutcome PbtSearch::Propose(const StrategyContext& context) {
     best_text = "; best " + MemberName(members[b->evidence["member"].get<int>()]) + " (#" +
                 std::to_string(b->number) + ", " + metric + " " + Brief(*b->value) + ")";
   }
-  if (stuck.empty()) {
+  if (finished.size() == members.size()) {
     out.reason = "pbt finished: every member trained to " + graph::Amount(training, training.max) + best_text;
-  } else {
-    out.reason =
-        "pbt finished: member" + std::string(stuck.size() == 1 ? " " : "s ") + JoinStrings(stuck) +
-        " cannot go on (a failed trial or a lost checkpoint, and no member left to restart from); the "
-        "others trained to " +
-        graph::Amount(training, training.max) + best_text;
+    return out;
+  }
+  // Some members cannot go on; say why, then what the others reached.
+  std::vector<std::string> parts;
+  if (!retired.empty()) parts.push_back(retired_text);
+  if (!stuck.empty()) {
+    parts.push_back(
+        "member" + std::string(stuck.size() == 1 ? " " : "s ") + JoinStrings(stuck) +
+        " cannot go on (a failed trial or a lost checkpoint, and no member left to restart from)");
+  }
+  out.reason = (finished.empty() ? "pbt stopped: " : "pbt finished: ") + JoinStrings(parts, "; ");
+  if (!finished.empty()) {
+    out.reason += "; the others trained to " + graph::Amount(training, training.max) + best_text;
   }
   return out;
 }

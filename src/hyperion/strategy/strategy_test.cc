@@ -4,8 +4,16 @@
 
 #include <set>
 
+#include "hyperion/space/space_testing.h"
+
 namespace hyperion {
 namespace {
+
+using testing::Bool;
+using testing::Choice;
+using testing::Float;
+using testing::Int;
+using testing::When;
 
 StrategyConfig Named(const std::string& type, uint64_t seed) {
   StrategyConfig config;
@@ -14,18 +22,7 @@ StrategyConfig Named(const std::string& type, uint64_t seed) {
   return config;
 }
 
-Space SmallSpace() {
-  ParamSpec i;
-  i.name = "i";
-  i.type = ParamType::kInt;
-  i.low = 1;
-  i.high = 3;
-  ParamSpec c;
-  c.name = "c";
-  c.type = ParamType::kCategorical;
-  c.choices = {Json("a"), Json(false)};
-  return *Space::Create({i, c});
-}
+Space SmallSpace() { return *Space::Create({Int("i", 1, 3), Choice("c", {Json("a"), Json(false)})}); }
 
 Trial TrialWith(const Json& params, int64_t number) {
   Trial t;
@@ -68,12 +65,7 @@ TEST(GridSearch, SkipsPointsTakenOutOfOrder) {
 }
 
 TEST(RandomSearch, SameSeedSameSequenceDifferentSeedDifferent) {
-  ParamSpec lr;
-  lr.name = "lr";
-  lr.low = 1e-4;
-  lr.high = 1;
-  lr.log = true;
-  Space space = *Space::Create({lr});
+  Space space = *Space::Create({Float("lr", 1e-4, 1, true)});
   Objective objective;
   auto sequence = [&](uint64_t seed) {
     auto strategy = MakeStrategy(Named("random", seed));
@@ -137,14 +129,7 @@ double Branin(const Json& p) {
 
 // Best Branin value after `n` sequential trials of `type` with `seed`, minus the optimum.
 double BraninRegret(const std::string& type, uint64_t seed, int n) {
-  ParamSpec x1, x2;
-  x1.name = "x1";
-  x1.low = -5;
-  x1.high = 10;
-  x2.name = "x2";
-  x2.low = 0;
-  x2.high = 15;
-  Space space = *Space::Create({x1, x2});
+  Space space = *Space::Create({Float("x1", -5, 10), Float("x2", 0, 15)});
   Objective objective;
   auto strategy = MakeStrategy(Named(type, seed));
   std::vector<Trial> trials;
@@ -203,34 +188,17 @@ TEST(TpeSearch, BeatsRandomSearchOnBraninAndIsReproducible) {
 namespace hyperion {
 namespace {
 
-ParamSpec Spec(const std::string& name, ParamType type, double low = 0, double high = 0,
-               std::vector<Condition> when = {}) {
-  ParamSpec s;
-  s.name = name;
-  s.type = type;
-  s.low = low;
-  s.high = high;
-  s.when = std::move(when);
-  return s;
-}
-
-ParamSpec Categorical(const std::string& name, std::vector<Json> choices, std::vector<Condition> when = {}) {
-  ParamSpec s = Spec(name, ParamType::kCategorical, 0, 0, std::move(when));
-  s.choices = std::move(choices);
-  return s;
-}
-
 // optimizer sgd | adam; momentum and nesterov only for sgd; dampening only for sgd with nesterov; beta (an
 // int) and beta2 (a float) only for adam; layers always.
 Space ConditionalSpace() {
   auto space = Space::Create({
-      Categorical("optimizer", {Json("sgd"), Json("adam")}),
-      Spec("momentum", ParamType::kFloat, 0, 0.9, {{"optimizer", {Json("sgd")}}}),
-      Spec("nesterov", ParamType::kBool, 0, 0, {{"optimizer", {Json("sgd")}}}),
-      Spec("dampening", ParamType::kFloat, 0, 0.5, {{"nesterov", {Json(true)}}}),
-      Spec("beta", ParamType::kInt, 1, 3, {{"optimizer", {Json("adam")}}}),
-      Spec("beta2", ParamType::kFloat, 0.9, 0.999, {{"optimizer", {Json("adam")}}}),
-      Spec("layers", ParamType::kInt, 1, 2),
+      Choice("optimizer", {Json("sgd"), Json("adam")}),
+      When(Float("momentum", 0, 0.9), "optimizer", {Json("sgd")}),
+      When(Bool("nesterov"), "optimizer", {Json("sgd")}),
+      When(Float("dampening", 0, 0.5), "nesterov", {Json(true)}),
+      When(Int("beta", 1, 3), "optimizer", {Json("adam")}),
+      When(Float("beta2", 0.9, 0.999), "optimizer", {Json("adam")}),
+      Int("layers", 1, 2),
   });
   EXPECT_TRUE(space.ok()) << space.status().message();
   return *space;
@@ -331,10 +299,9 @@ TEST(ConditionalGrid, FirstPointsFollowTheSpaceOrder) {
 }
 
 TEST(ConditionalRandom, FiniteConditionalSpaceEndsAfterItsDistinctPoints) {
-  auto space =
-      Space::Create({Categorical("optimizer", {Json("sgd"), Json("adam")}),
-                     Categorical("momentum", {Json(0.9), Json(0.99)}, {{"optimizer", {Json("sgd")}}}),
-                     Spec("beta", ParamType::kInt, 1, 3, {{"optimizer", {Json("adam")}}})});
+  auto space = Space::Create({Choice("optimizer", {Json("sgd"), Json("adam")}),
+                              When(Choice("momentum", {Json(0.9), Json(0.99)}), "optimizer", {Json("sgd")}),
+                              When(Int("beta", 1, 3), "optimizer", {Json("adam")})});
   ASSERT_TRUE(space.ok()) << space.status().message();
   ASSERT_EQ(space->CountPoints(), 5);  // sgd x 2 momenta, adam x 3 betas
   Objective objective;

@@ -8,17 +8,6 @@
 namespace hyperion {
 namespace {
 
-bool IsChoice(const ParamSpec& spec) {
-  return spec.type == ParamType::kCategorical || spec.type == ParamType::kBool;
-}
-
-size_t ChoiceIndex(const ParamSpec& spec, const Json& value) {
-  for (size_t i = 0; i < spec.choices.size(); ++i) {
-    if (SameTypedValue(spec.choices[i], value)) return i;
-  }
-  return 0;
-}
-
 // log of the density of N(mu, sigma) truncated to [0, 1] at u.
 double LogTruncatedNormal(double u, double mu, double sigma) {
   auto cdf = [&](double x) { return 0.5 * std::erfc(-(x - mu) / (sigma * std::sqrt(2.0))); };
