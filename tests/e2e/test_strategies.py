@@ -36,8 +36,10 @@ class GpEndToEndTest(HyperionTestCase):
             self.assertIsInstance(t["params"]["width"], int)
             self.assertIn(t["params"]["optimizer"], ["sgd", "adam", "rmsprop"])
         best = self.query("best")
-        # The optimum is 0 at lr=0.01, width=48, adam; random search over 30 draws rarely gets below 0.3.
-        self.assertLess(best["value"], 0.1, best)
+        # The optimum is 0 at lr=0.01, width=48, adam; random search over 30 draws rarely gets below 0.3. Which
+        # trials have finished when gp proposes depends on timing (two run at once), so the bound leaves room for
+        # a slower path to the optimum on a loaded machine (0.17 seen once; usually below 0.05).
+        self.assertLess(best["value"], 0.2, best)
         self.assertEqual(best["params"]["optimizer"], "adam")
         self.assertLess(abs(math.log10(best["params"]["lr"]) + 2), 0.3)
         # The model learns that lr > 0.05 fails: fewer failures among its proposals than among the initial draws'

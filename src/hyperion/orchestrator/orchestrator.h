@@ -124,8 +124,8 @@ class Orchestrator {
   std::map<int64_t, int> failures_;                      // failed attempts by trial id, for retries
   std::map<int64_t, std::vector<StepValue>> curves_;     // the objective's reports, latest attempt, by id
   std::set<int64_t> checkpoints_checked_;                // finished trials retention has dealt with
-  bool retention_due_ = true;
-  std::set<int64_t> warned_no_checkpoint_;               // donors the run said left no checkpoint                            // a trial ended or was pruned since the last pass
+  bool retention_due_ = true;                            // a trial ended or was pruned since the last pass
+  std::set<int64_t> warned_no_checkpoint_;               // donors the run said left no checkpoint
   double start_time_ = 0;                                // monotonic
   bool proposals_done_ = false;                          // budget reached or strategy exhausted
   std::string end_reason_;
