@@ -11,6 +11,12 @@ bool TrainedWholeRun(const Trial& trial, const Training& training) {
   return trial.budget_to && *trial.budget_to >= training.max * (1 - 1e-6);
 }
 
+bool RanksAhead(const Trial& a, const Trial& b, const Objective& objective) {
+  if (objective.Better(*a.value, *b.value)) return true;
+  if (objective.Better(*b.value, *a.value)) return false;
+  return a.number < b.number;
+}
+
 std::vector<const Trial*> RankCompleted(const std::vector<Trial>& trials, const Objective& objective,
                                         const Training& training) {
   std::vector<const Trial*> ranked;
@@ -20,9 +26,7 @@ std::vector<const Trial*> RankCompleted(const std::vector<Trial>& trials, const 
   std::stable_sort(ranked.begin(), ranked.end(), [&](const Trial* a, const Trial* b) {
     bool whole_a = TrainedWholeRun(*a, training), whole_b = TrainedWholeRun(*b, training);
     if (whole_a != whole_b) return whole_a;
-    if (objective.Better(*a->value, *b->value)) return true;
-    if (objective.Better(*b->value, *a->value)) return false;
-    return a->number < b->number;
+    return RanksAhead(*a, *b, objective);
   });
   return ranked;
 }

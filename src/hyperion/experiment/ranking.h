@@ -22,6 +22,10 @@ std::vector<const Trial*> RankCompleted(const std::vector<Trial>& trials, const 
 std::optional<Trial> BestCompleted(const std::vector<Trial>& trials, const Objective& objective,
                                    const Training& training = {});
 
+// The order of every ranking: the better value first, equal values by the lower trial number. Both trials
+// must have a value.
+bool RanksAhead(const Trial& a, const Trial& b, const Objective& objective);
+
 // Whether the trial trained a whole run: always without a training budget; with one, when its span ends at
 // training.max (a trial with no span recorded did not).
 bool TrainedWholeRun(const Trial& trial, const Training& training);

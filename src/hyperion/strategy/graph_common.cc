@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstdio>
 
+#include "hyperion/experiment/ranking.h"
+
 namespace hyperion::graph {
 
 bool HasValue(const Trial& trial) {
@@ -20,11 +22,8 @@ bool Unfinished(const Trial& trial) { return !IsFinished(trial.state); }
 std::vector<const Trial*> RankByValue(std::vector<const Trial*> trials, const Objective& objective) {
   trials.erase(std::remove_if(trials.begin(), trials.end(), [](const Trial* t) { return !Measured(*t); }),
                trials.end());
-  std::sort(trials.begin(), trials.end(), [&](const Trial* a, const Trial* b) {
-    if (objective.Better(*a->value, *b->value)) return true;
-    if (objective.Better(*b->value, *a->value)) return false;
-    return a->number < b->number;
-  });
+  std::sort(trials.begin(), trials.end(),
+            [&](const Trial* a, const Trial* b) { return RanksAhead(*a, *b, objective); });
   return trials;
 }
 
