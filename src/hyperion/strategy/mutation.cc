@@ -79,6 +79,11 @@ std::string DescribeChange(const ParamSpec& spec, const Json* from, const Json* 
 }
 
 std::string ChangeLabel(const Space& space, const Json& from, const Json& to) {
+  return ChangeLabel(space, from, to, DescribeChange);
+}
+
+std::string ChangeLabel(const Space& space, const Json& from, const Json& to,
+                        const ChangeDescriber& describe) {
   std::vector<std::string> changes;
   for (const auto& spec : space.params()) {
     auto a = from.find(spec.name);
@@ -87,7 +92,7 @@ std::string ChangeLabel(const Space& space, const Json& from, const Json& to) {
     const Json* y = b != to.end() ? &*b : nullptr;
     if (!x && !y) continue;
     if (x && y && SameTypedValue(*x, *y)) continue;
-    changes.push_back(DescribeChange(spec, x, y));
+    changes.push_back(describe(spec, x, y));
   }
   return changes.empty() ? "no change" : JoinStrings(changes, ", ");
 }

@@ -8,6 +8,7 @@
 // Pure functions; any thread.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <random>
 #include <string>
@@ -39,6 +40,12 @@ std::string LabelValue(const Json& value);
 
 // Every parameter that differs between two points, joined with ", "; "no change" when none does.
 std::string ChangeLabel(const Space& space, const Json& from, const Json& to);
+
+// The same with the words for one parameter that differs chosen by `describe` (called with both values
+// present or one absent, as DescribeChange is).
+using ChangeDescriber = std::function<std::string(const ParamSpec&, const Json* from, const Json* to)>;
+std::string ChangeLabel(const Space& space, const Json& from, const Json& to,
+                        const ChangeDescriber& describe);
 
 // The parameters an operator may change in `params`: the active ones, in the space's order.
 std::vector<const ParamSpec*> ActiveParams(const Space& space, const Json& params);

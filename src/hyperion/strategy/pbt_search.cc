@@ -147,34 +147,21 @@ void AnnounceRetired(const std::vector<const Member*>& retired, const std::vecto
 // (and for a choice moved to its neighbour), "lr resampled 0.00078->0.0062" for a fresh draw, "+momentum 0.9"
 // and "-momentum" for parameters that became active or inactive. Unchanged parameters are left out.
 std::string ExploreLabel(const Space& space, const Json& from, const Json& to, const Json& explore) {
-  std::vector<std::string> changes;
-  for (const auto& spec : space.params()) {
-    auto a = from.find(spec.name);
-    auto b = to.find(spec.name);
-    const Json* x = a != from.end() ? &*a : nullptr;
-    const Json* y = b != to.end() ? &*b : nullptr;
-    if (!x && !y) continue;
-    if (x && y && SameTypedValue(*x, *y)) continue;
-    if (!x || !y) {
-      changes.push_back(DescribeChange(spec, x, y));
-      continue;
-    }
+  return ChangeLabel(space, from, to, [&](const ParamSpec& spec, const Json* x, const Json* y) {
+    if (!x || !y) return DescribeChange(spec, x, y);
     const std::string values = LabelValue(*x) + "->" + LabelValue(*y);
     auto how = explore.find(spec.name);
     if (how != explore.end() && how->is_string() && *how == "resampled") {
-      changes.push_back(spec.name + " resampled " + values);
-      continue;
+      return spec.name + " resampled " + values;
     }
     if (how != explore.end() && how->is_number() && !IsChoice(spec) && x->get<double>() != 0) {
       const double factor = how->get<double>();
       if (std::abs(y->get<double>() / x->get<double>() - factor) <= 1e-6 * factor) {
-        changes.push_back(spec.name + " x" + Brief(factor));
-        continue;
+        return spec.name + " x" + Brief(factor);
       }
     }
-    changes.push_back(spec.name + " " + values);
-  }
-  return changes.empty() ? "no change" : JoinStrings(changes, ", ");
+    return spec.name + " " + values;
+  });
 }
 
 // The donor's values explored: each active parameter x0.8 or x1.2, or drawn afresh with probability
