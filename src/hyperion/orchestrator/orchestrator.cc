@@ -259,6 +259,7 @@ Status Orchestrator::Start() {
       bool show;  // short enough to print
     };
     const Json current = config_.ToJson();
+    const auto strategy_settings = StoredStrategyOptions(existing->config, current);
     for (const Fixed& f :
          {Fixed{"strategy", existing->strategy, strategy_->Name(), true},
           Fixed{"executor", existing->executor, executor_->Name(), true},
@@ -268,8 +269,7 @@ Status Orchestrator::Start() {
                 DumpJson(current["objective"]), true},
           Fixed{"training budget", DumpJson(existing->config.value("training", Json())),
                 DumpJson(current["training"]), true},
-          Fixed{"setting of the strategy", StoredStrategyOptions(existing->config, current).first,
-                StoredStrategyOptions(existing->config, current).second, true}}) {
+          Fixed{"setting of the strategy", strategy_settings.first, strategy_settings.second, true}}) {
       if (f.stored == f.now) continue;
       return FailedPreconditionError(
           "experiment '" + config_.name + "' was run with another " + f.what +
@@ -491,14 +491,13 @@ Status Orchestrator::FillSlots() {
                                                                      " proposed an invalid point"));
     Trial trial;
     trial.experiment_id = experiment_.id;
-    HYP_RETURN_IF_ERROR(PrepareBranch(p, trial));
-    const std::string branch_note = std::move(trial.rationale);  // set when the donor left no checkpoint
     trial.params = std::move(p.params);
     trial.parents = std::move(p.parents);
     trial.op = std::move(p.op);
     trial.change_label = std::move(p.change_label);
-    trial.rationale = std::move(p.rationale) + branch_note;
+    trial.rationale = std::move(p.rationale);
     trial.evidence = std::move(p.evidence);
+    HYP_RETURN_IF_ERROR(PrepareBranch(p, trial));
     trial.created_at = WallSeconds();
     Result<Trial> created = Status::Ok();
     HYP_RETURN_IF_ERROR(storage_.RunInTransaction([&]() -> Status {
@@ -673,6 +672,7 @@ Status Orchestrator::HandleExit(const TrialExit& exit) {
 }
 
 Status Orchestrator::PrepareBranch(const Proposal& proposal, Trial& trial) {
+  // `trial` already holds the proposal's parents, rationale and the rest; `proposal` the span and restore.
   const std::string who = "strategy " + strategy_->Name();
   if (config_.training.enabled()) {
     // Model-free and model-based samplers leave the span to us: a whole run.
@@ -685,13 +685,13 @@ Status Orchestrator::PrepareBranch(const Proposal& proposal, Trial& trial) {
                            FormatNumber(config_.training.max) + " " + config_.training.unit);
     }
   }
-  for (int64_t parent : proposal.parents) {
+  for (int64_t parent : trial.parents) {
     if (!FindTrial(parent))
       return InternalError(who + " named a parent that is not a trial: id " + std::to_string(parent));
   }
   if (!proposal.restore) return Status::Ok();
-  if (proposal.parents.empty()) return InternalError(who + " asked to restore a checkpoint without a parent");
-  const Trial& donor = *FindTrial(proposal.parents[0]);
+  if (trial.parents.empty()) return InternalError(who + " asked to restore a checkpoint without a parent");
+  const Trial& donor = *FindTrial(trial.parents[0]);
   if (donor.checkpoint_dir.empty()) {
     return InternalError(who + " branched from trial #" + std::to_string(donor.number) +
                          ", whose checkpoint was already removed (it was not on the strategy's frontier)");
@@ -699,7 +699,7 @@ Status Orchestrator::PrepareBranch(const Proposal& proposal, Trial& trial) {
   std::error_code ec;
   if (!fs::is_directory(donor.checkpoint_dir, ec) || fs::is_empty(donor.checkpoint_dir, ec)) {
     // The trial starts from scratch: the stored rationale says so, and the run says it once per donor.
-    trial.rationale = " It starts from scratch: #" + std::to_string(donor.number) + " left no checkpoint.";
+    trial.rationale += " It starts from scratch: #" + std::to_string(donor.number) + " left no checkpoint.";
     if (warned_no_checkpoint_.insert(donor.id).second) {
       observer_.OnMessage("trial #" + std::to_string(donor.number) + " left no checkpoint in " +
                           donor.checkpoint_dir +

@@ -89,7 +89,8 @@ class Orchestrator {
   Status CheckPruner(Running& running);
   // Removes the checkpoints no trial may need any more (config `checkpoints`).
   Status ApplyRetention();
-  // Fills in what a proposal asks of the trial: its span of training and the checkpoint it restores.
+  // Fills in what a proposal asks of the trial (which already holds its parents and rationale): its span of
+  // training and the checkpoint it restores; notes in the rationale when the donor left none.
   Status PrepareBranch(const Proposal& proposal, Trial& trial);
   StrategyContext Context() const;
   void StopAll(TrialState end_state, const std::string& reason, bool immediately);
