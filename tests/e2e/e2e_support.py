@@ -62,6 +62,25 @@ def max_overlap(intervals):
     return best
 
 
+# The graph tests' beam over fixtures/lineage.py: 3 levels of width 2 x branches 2, spans of 2 steps up to 6, the
+# best checkpoint kept beyond the frontier.
+LINEAGE_COMMON = """
+command: [@PY@, @FIX@/lineage.py]
+objective: {metric: score, mode: max}
+env: {RECORD_DIR: "@REC@"}
+"""
+LINEAGE_BEAM = LINEAGE_COMMON + """
+name: beam
+space:
+  lr: {type: float, low: 1.0e-4, high: 1.0, log: true}
+  dropout: {type: float, low: 0.0, high: 0.5, step: 0.05}
+training: {unit: steps, max: 6}
+strategy: {type: beam, width: 2, branches: 2, span: 2, seed: 3}
+parallel: 2
+checkpoints: {keep_best: 1}
+"""
+
+
 class HyperionTestCase(unittest.TestCase):
     """A temporary folder per test, a database path that does not exist yet, and helpers to run the CLI."""
 

@@ -6,7 +6,7 @@ import json
 import os
 import unittest
 
-from e2e_support import HyperionTestCase
+from e2e_support import LINEAGE_BEAM, HyperionTestCase
 
 RANDOM = """
 name: graph-random
@@ -133,19 +133,7 @@ class GraphCliTest(HyperionTestCase):
         self.assertFalse(os.path.exists(self.tmp + "/missing.db"))
 
 
-BEAM = """
-name: graph-beam
-command: [@PY@, @FIX@/lineage.py]
-objective: {metric: score, mode: max}
-env: {RECORD_DIR: "@REC@"}
-space:
-  lr: {type: float, low: 1.0e-4, high: 1.0, log: true}
-  dropout: {type: float, low: 0.0, high: 0.5, step: 0.05}
-training: {unit: steps, max: 6}
-strategy: {type: beam, width: 2, branches: 2, span: 2, seed: 3}
-parallel: 2
-checkpoints: {keep_best: 1}
-"""
+BEAM = LINEAGE_BEAM.replace("name: beam", "name: graph-beam")
 
 
 class GraphBeamCliTest(HyperionTestCase):

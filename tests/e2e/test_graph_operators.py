@@ -10,13 +10,8 @@ import signal
 import sqlite3
 import unittest
 
-from e2e_support import HyperionTestCase
+from e2e_support import LINEAGE_BEAM, LINEAGE_COMMON, HyperionTestCase
 
-COMMON = """
-command: [@PY@, @FIX@/lineage.py]
-objective: {metric: score, mode: max}
-env: {RECORD_DIR: "@REC@"}
-"""
 
 
 def checkpoint_of(number):
@@ -56,16 +51,7 @@ class GraphTestCase(HyperionTestCase):
 
 
 class BeamTest(GraphTestCase):
-    CONFIG = COMMON + """
-name: beam
-space:
-  lr: {type: float, low: 1.0e-4, high: 1.0, log: true}
-  dropout: {type: float, low: 0.0, high: 0.5, step: 0.05}
-training: {unit: steps, max: 6}
-strategy: {type: beam, width: 2, branches: 2, span: 2, seed: 3}
-parallel: 2
-checkpoints: {keep_best: 1}
-"""
+    CONFIG = LINEAGE_BEAM
 
     def test_beam_children_continue_their_parents_checkpoints_and_the_rest_is_pruned(self):
         r = self.run_experiment(self.write_config(self.CONFIG), "-q", timeout=300)
@@ -183,7 +169,7 @@ class ResumeRefusedTest(GraphTestCase):
 
 
 class PbtTest(GraphTestCase):
-    CONFIG = COMMON + """
+    CONFIG = LINEAGE_COMMON + """
 name: pbt
 space:
   lr: {type: float, low: 1.0e-4, high: 1.0, log: true}
@@ -229,7 +215,7 @@ parallel: 2
 
 
 class EvolutionTest(GraphTestCase):
-    CONFIG = COMMON + """
+    CONFIG = LINEAGE_COMMON + """
 name: evolution
 space:
   lr: {type: float, low: 1.0e-4, high: 1.0, log: true}
@@ -276,7 +262,7 @@ budget: {max_trials: 12}
 
 
 class AshaTest(GraphTestCase):
-    CONFIG = COMMON + """
+    CONFIG = LINEAGE_COMMON + """
 name: asha
 space:
   lr: {type: float, low: 1.0e-5, high: 1.0, log: true}
@@ -316,7 +302,7 @@ env: {RECORD_DIR: "@REC@", SKIP_STEPS: "1", STEP_SECONDS: "0.1"}
 
 
 class GridTest(GraphTestCase):
-    CONFIG = COMMON + """
+    CONFIG = LINEAGE_COMMON + """
 name: grid
 space:
   lr: [0.001, 0.01, 0.1]
