@@ -779,7 +779,8 @@ Training Training::FromJson(const Json& json) {
 const char* ObjectiveModeName(ObjectiveMode mode) { return mode == ObjectiveMode::kMaximize ? "max" : "min"; }
 
 const std::vector<std::string>& KnownStrategyTypes() {
-  static const std::vector<std::string> kTypes = {"random", "grid", "tpe", "gp", "beam", "pbt", "evolution"};
+  static const std::vector<std::string> kTypes = {"agent", "llm",  "random", "grid",     "tpe",
+                                                  "gp",    "beam", "pbt",    "evolution"};
   return kTypes;
 }
 
