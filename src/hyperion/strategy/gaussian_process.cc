@@ -119,4 +119,12 @@ GaussianProcess::Prediction GaussianProcess::Predict(const Eigen::VectorXd& poin
   return Prediction{y_mean_ + y_scale_ * mean, y_scale_ * std::sqrt(variance)};
 }
 
+double GaussianProcess::PredictMean(const Eigen::VectorXd& point) const {
+  const Eigen::Index n = x_.rows();
+  Eigen::VectorXd inv_scales = length_scales_.cwiseInverse();
+  double mean = 0;
+  for (Eigen::Index i = 0; i < n; ++i) mean += signal_ * Kernel(x_.row(i), point, inv_scales) * alpha_(i);
+  return y_mean_ + y_scale_ * mean;
+}
+
 }  // namespace hyperion

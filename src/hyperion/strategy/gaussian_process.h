@@ -27,6 +27,8 @@ class GaussianProcess {
   Status Fit(const Eigen::MatrixXd& x, const Eigen::VectorXd& y);
 
   Prediction Predict(const Eigen::VectorXd& point) const;
+  // The posterior mean alone, O(n) instead of Predict()'s O(n^2): for averages over many points.
+  double PredictMean(const Eigen::VectorXd& point) const;
 
   // Length scales of the fitted kernel, one per input dimension (short = the function changes fast along it).
   const Eigen::VectorXd& length_scales() const { return length_scales_; }

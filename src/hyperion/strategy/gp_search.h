@@ -3,8 +3,7 @@
 //
 // Encoding: floats and ints by Space::ToUnit (log scale and steps respected); categoricals and bools one-hot,
 // so no order is invented between choices. A conditional parameter that is inactive is kept apart from its
-// active values: a choice is all zeros, a number gets a second feature, an active flag, that is 0 (see Encode
-// in the .cc). Candidates are built in the space's order and completed, so every proposal holds exactly the
+// active values: a choice is all zeros, a number gets a second feature, an active flag, that is 0 (strategy/gp_encoding.h). Candidates are built in the space's order and completed, so every proposal holds exactly the
 // active parameters. Failed and timed-out trials enter the model at the worst value
 // seen, which steers the search away from regions that crash; pending and running trials enter at the mean
 // value seen (a "constant liar"), so parallel proposals spread out. The model sees at most kMaxModelPoints
