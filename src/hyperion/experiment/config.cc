@@ -450,7 +450,9 @@ const std::vector<std::pair<std::string, std::vector<std::string>>>& StrategyOpt
       {"resample", {"pbt"}},
       {"mutation", {"evolution"}},
       {"crossover", {"evolution"}},
-      {"elite", {"evolution"}}};
+      {"elite", {"evolution"}},
+      {"patience", {"agent"}},
+      {"tolerance", {"agent"}}};
   return kOptions;
 }
 
@@ -495,6 +497,17 @@ Status ConfigReader::ReadStrategy(const YAML::Node& node, StrategyConfig& strate
   HYP_RETURN_IF_ERROR(small_count("branches", 1, strategy.branches));
   HYP_RETURN_IF_ERROR(small_count("population", 2, strategy.population));
   HYP_RETURN_IF_ERROR(small_count("elite", 0, strategy.elite));
+  if (node["patience"]) {
+    HYP_ASSIGN_OR_RETURN(int64_t patience, Integer(node["patience"], "strategy.patience", 1));
+    strategy.patience = static_cast<int>(std::min<int64_t>(patience, 1000000));
+  }
+  if (node["tolerance"]) {
+    HYP_ASSIGN_OR_RETURN(strategy.tolerance, Number(node["tolerance"], "strategy.tolerance"));
+    if (!(strategy.tolerance >= 0 && strategy.tolerance < 1)) {
+      return Error(node["tolerance"], "strategy.tolerance",
+                   "must be in [0, 1): the relative improvement that counts as progress (0.0001 = 0.01%)");
+    }
+  }
   if (node["span"]) {
     HYP_ASSIGN_OR_RETURN(double span, Number(node["span"], "strategy.span"));
     if (!(span > 0) || !std::isfinite(span))
@@ -815,7 +828,9 @@ Json ExperimentConfig::ToJson() const {
         {"resample", strategy.resample},
         {"mutation", strategy.mutation},
         {"crossover", strategy.crossover},
-        {"elite", strategy.elite}}},
+        {"elite", strategy.elite},
+        {"patience", optional(strategy.patience)},
+        {"tolerance", strategy.tolerance}}},
       {"training", training.enabled() ? Json{{"unit", training.unit}, {"max", training.max}} : Json()},
       {"pruner",
        {{"type", pruner.type},

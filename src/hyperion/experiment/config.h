@@ -71,6 +71,10 @@ struct StrategyConfig {
   double mutation = 0.3;       // evolution: chance that each parameter of a child mutates
   double crossover = 0.7;      // evolution: share of children made from two parents
   int elite = 1;               // evolution: best members carried into the next generation unchanged
+  // The analyst (agent): it stops once the best value has not improved by more than `tolerance` (relative
+  // to the best) over the last `patience` finished trials; unset patience: max(20, 5 x parameters).
+  std::optional<int> patience;
+  double tolerance = 1e-4;
 };
 
 // Early stopping on reported steps, usable with any strategy. Steps are the ones the trials report.

@@ -186,6 +186,39 @@ TEST(Config, ModelBasedStrategiesAndTheirOptions) {
   EXPECT_NE(e.find("strategy.multivariate: expected true or false"), std::string::npos) << e;
 }
 
+TEST(Config, AnalystPatienceAndTolerance) {
+  auto agent = ParseConfig(With("type: grid, seed: 3, resolution: 4", "type: agent, patience: 12, tolerance: 0.001"),
+                           "exp.yaml");
+  ASSERT_TRUE(agent.ok()) << agent.status().message();
+  EXPECT_EQ(agent->strategy.type, "agent");
+  EXPECT_EQ(agent->strategy.patience, 12);
+  EXPECT_DOUBLE_EQ(agent->strategy.tolerance, 0.001);
+  EXPECT_EQ(agent->ToJson()["strategy"]["patience"], 12);
+  EXPECT_EQ(agent->ToJson()["strategy"]["tolerance"], 0.001);
+  auto defaults = ParseConfig(With("type: grid, seed: 3, resolution: 4", "type: agent"), "exp.yaml");
+  ASSERT_TRUE(defaults.ok()) << defaults.status().message();
+  EXPECT_FALSE(defaults->strategy.patience) << "unset: the analyst derives it from the space";
+  EXPECT_DOUBLE_EQ(defaults->strategy.tolerance, 1e-4);
+  EXPECT_TRUE(defaults->ToJson()["strategy"]["patience"].is_null());
+
+  struct Case {
+    std::string strategy, error;
+  };
+  const std::vector<Case> cases = {
+      {"type: agent, patience: 0", "strategy.patience: must be at least 1, got 0"},
+      {"type: agent, patience: 2.5", "strategy.patience: expected a whole number, got '2.5'"},
+      {"type: agent, tolerance: 1", "strategy.tolerance: must be in [0, 1)"},
+      {"type: agent, tolerance: -0.1", "strategy.tolerance: must be in [0, 1)"},
+      {"type: agent, tolerance: lots", "strategy.tolerance: expected a number, got 'lots'"},
+      {"type: gp, patience: 5", "strategy.patience: applies to strategy agent, not to gp"},
+      {"type: random, tolerance: 0.01", "strategy.tolerance: applies to strategy agent, not to random"},
+  };
+  for (const auto& c : cases) {
+    std::string e = ErrorOf(With("type: grid, seed: 3, resolution: 4", c.strategy));
+    EXPECT_NE(e.find(c.error), std::string::npos) << c.strategy << " -> " << e;
+  }
+}
+
 }  // namespace
 }  // namespace hyperion
 
