@@ -6,9 +6,11 @@ RandomSampler and TPESampler) on the same problems with the same trials and seed
 define the problems identically, prints one table per problem and, with --write-docs, replaces the
 "Search quality" section of docs/benchmarks.md with the tables, the machine and the command.
 
-The target check of each problem: the best Hyperion model-based strategy (any but random and grid) has a
-median final regret <= 0.5 x Optuna TPE's. It is reported, never enforced: the exit code is 0 whether it passes
-or not, and non-zero only when a side fails to run or the two sides disagree on a problem's definition.
+The target checks of each problem: the best Hyperion model-based strategy (any but random and grid) has a
+median final regret <= 0.5 x Optuna TPE's; and the analyst (strategy "agent"), when it ran, has a median at or
+below every single strategy's (Hyperion's and Optuna's) and <= 0.5 x Optuna TPE's. They are reported, never
+enforced: the exit code is 0 whether they pass or not, and non-zero only when a side fails to run or the two
+sides disagree on a problem's definition.
 """
 
 import argparse
@@ -30,6 +32,7 @@ ROOT = os.path.dirname(HERE)
 SECTION_TITLE = "## Search quality"
 NOT_MODEL_BASED = {"random", "grid"}
 TARGET_FACTOR = 0.5
+ANALYST = "agent"  # the built-in analyst: it must match the best single strategy and beat Optuna TPE by TARGET_FACTOR
 
 DOC_HEADER = """# Benchmarks
 
@@ -122,8 +125,11 @@ def summarise(result):
     if "error" in result:
         return {"error": result["error"]}
     r = result["regrets"]
-    return {"median": statistics.median(r), "mean": statistics.fmean(r), "seconds": statistics.fmean(result["seconds"]),
-            "runs": len(r)}
+    summary = {"median": statistics.median(r), "mean": statistics.fmean(r),
+               "seconds": statistics.fmean(result["seconds"]), "runs": len(r)}
+    if "trials_run" in result:
+        summary["trials"] = statistics.fmean(result["trials_run"])
+    return summary
 
 
 def problem_report(name, hyperion, optuna):
@@ -141,16 +147,18 @@ def problem_report(name, hyperion, optuna):
     lines = ["### %s" % name, "",
              "%s. Known optimum %.15g; final regret = best value found - optimum (0 is perfect)." % (
                  hyperion["description"], hyperion["optimum"]), "",
-             "| strategy | median final regret | mean final regret | median / optuna:tpe median | seconds per run |",
-             "|---|---:|---:|---:|---:|"]
+             "| strategy | median final regret | mean final regret | median / optuna:tpe median | trials run (mean) "
+             "| seconds per run |",
+             "|---|---:|---:|---:|---:|---:|"]
     for label, s, _ in rows:
         if "error" in s:
-            lines.append("| %s | error: %s | | | |" % (label, s["error"].replace("|", "/")))
+            lines.append("| %s | error: %s | | | | |" % (label, s["error"].replace("|", "/")))
             continue
         ratio = s["median"] / tpe_median if tpe_median else None
-        lines.append("| %s | %s | %s | %s | %s |" % (label, fmt(s["median"]), fmt(s["mean"]),
-                                                    fmt(ratio) if ratio is not None else "-",
-                                                    "%.3f" % s["seconds"]))
+        trials = ("%.1f" % s["trials"]).replace(".0", "") if "trials" in s else "-"
+        lines.append("| %s | %s | %s | %s | %s | %s |" % (label, fmt(s["median"]), fmt(s["mean"]),
+                                                         fmt(ratio) if ratio is not None else "-", trials,
+                                                         "%.3f" % s["seconds"]))
 
     model_based = [(label, s) for label, s, strategy in rows
                    if strategy is not None and strategy not in NOT_MODEL_BASED and "error" not in s]
@@ -170,7 +178,45 @@ def problem_report(name, hyperion, optuna):
             fmt(bound))
     lines += ["", "Target (best Hyperion model-based median <= %s x Optuna TPE median): %s" % (TARGET_FACTOR, verdict),
               ""]
-    return lines, status
+    analyst_lines, analyst_status = analyst_report(hyperion, rows, tpe_median)
+    lines += analyst_lines
+    return lines, status if analyst_status is None else "%s, analyst %s" % (status, analyst_status)
+
+
+def analyst_report(hyperion, rows, tpe_median):
+    """The analyst's lines for one problem: its operator mix, its early stops and its two targets."""
+    mine = [r for r in hyperion["results"] if r["strategy"] == ANALYST and "error" not in r]
+    if not mine:
+        return [], None
+    result = mine[0]
+    own = summarise(result)
+    lines = []
+    if result.get("ops"):
+        total = sum(result["ops"].values())
+        mix = ", ".join("%s %d" % (op, n) for op, n in sorted(result["ops"].items(), key=lambda x: -x[1]))
+        lines.append("The analyst's %d trials over %d seeds, by operator: %s." % (total, own["runs"], mix))
+    stops = [n for n in result.get("notes", []) if "stopped after" in n]
+    if stops:
+        lines.append("It stopped early (the stall rule) in %d of %d runs; the best so far counts: %s." % (
+            len(stops), own["runs"], "; ".join(n.split(":")[0] + ":" + n.split(":")[1] for n in stops)))
+    else:
+        lines.append("It ran the whole budget in every run (no stall stop).")
+    others = [(label, s) for label, s, strategy in rows if strategy != ANALYST and "error" not in s]
+    checks = []
+    if others:
+        label, best = min(others, key=lambda x: x[1]["median"])
+        ok = own["median"] <= best["median"]
+        checks.append(ok)
+        lines.append("Target (analyst median <= every single strategy's): **%s**: hyperion:%s median %s %s %s median %s" % (
+            "PASS" if ok else "FAIL", ANALYST, fmt(own["median"]), "<=" if ok else ">", label, fmt(best["median"])))
+    if tpe_median is not None:
+        bound = TARGET_FACTOR * tpe_median
+        ok = own["median"] <= bound
+        checks.append(ok)
+        lines.append("Target (analyst median <= %s x Optuna TPE median): **%s**: %s %s %s" % (
+            TARGET_FACTOR, "PASS" if ok else "FAIL", fmt(own["median"]), "<=" if ok else ">", fmt(bound)))
+    lines.append("")
+    return lines, ("PASS" if all(checks) else "FAIL") if checks else None
 
 
 def shown(command):
@@ -253,7 +299,7 @@ def main(argv=None):
     parser.add_argument("--trials", type=int, default=100)
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--strategies",
-                        help="Hyperion strategies, comma-separated (default: every known one but grid and pbt)")
+                        help="Hyperion strategies, comma-separated (default: every known one but grid, pbt and llm)")
     parser.add_argument("--problems", help="comma-separated (default: all)")
     parser.add_argument("--write-docs", metavar="PATH", help="replace the Search quality section of this file")
     args = parser.parse_args(argv)
@@ -292,16 +338,19 @@ def main(argv=None):
     header = [
         SECTION_TITLE, "",
         "How close each strategy gets to a known optimum in %d trials, over %d seeds (0 .. %d), all problems "
-        "minimised. Hyperion's strategies run in-process (`bench/search_quality.cc`: propose, evaluate, append a "
-        "completed trial, one trial at a time); Optuna %s runs the same problems with the same parameter "
+        "minimised. Hyperion's strategies run in-process, each driven as the orchestrator drives it, as an agent "
+        "(`bench/search_quality.cc`: decide, evaluate the proposal, append a completed trial, one trial at a time; "
+        "prunes mark completed trials pruned, their values still count; a stop ends the run and the best so far "
+        "counts); Optuna %s runs the same problems with the same parameter "
         "definitions (`bench/optuna_search_quality.py`: RandomSampler and TPESampler with default settings, "
         "one in-memory study per seed). Both sides print their spaces, optima and objective values at fixed "
         "probe points, and the run is refused when they differ. Seconds per run are wall time for all %d "
         "trials of one seed, strategy overhead included (the objectives cost microseconds); for information "
         "only." % (args.trials, args.seeds, args.seeds - 1, optuna.get("version", "?"), args.trials),
         "",
-        "Hyperion strategies in this run: %s (every name `KnownStrategyTypes()` lists but grid, and pbt, which "
-        "needs a training budget; unless `--strategies` says otherwise). Target verdicts: %s." % (
+        "Hyperion strategies in this run: %s (every name `KnownStrategyTypes()` lists but grid, pbt, which "
+        "needs a training budget, and llm, which needs an endpoint; unless `--strategies` says otherwise); `agent` "
+        "is the built-in analyst ([agent-analyst.md](agent-analyst.md)). Target verdicts: %s." % (
             ", ".join(hyperion["strategies"]), "; ".join(verdicts)),
         ""]
     footer = [

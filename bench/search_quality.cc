@@ -7,7 +7,7 @@
 // are minimised), so it is >= 0 and 0 is perfect. bench/optuna_search_quality.py defines the same problems
 // for Optuna; bench/run_search_quality.py runs both and prints them side by side.
 //
-// A strategy name that MakeStrategy() rejects, a proposal outside the space or a strategy that waits in this
+// A strategy name that MakeAgent() rejects, a proposal outside the space or a strategy that waits in this
 // strictly sequential loop is reported (stderr and the JSON "error" field) and does not stop the other
 // strategies. Exit codes: 0 when at least one strategy produced results, 1 when none did, 2 for bad options.
 #include <CLI/CLI.hpp>
@@ -25,10 +25,12 @@
 #include <string>
 #include <vector>
 
+#include "hyperion/agent/agent.h"
 #include "hyperion/common/json.h"
 #include "hyperion/common/status.h"
 #include "hyperion/common/text.h"
 #include "hyperion/experiment/config.h"
+#include "hyperion/experiment/event_types.h"
 #include "hyperion/experiment/trial.h"
 #include "hyperion/space/space.h"
 #include "hyperion/strategy/strategy.h"
@@ -178,61 +180,96 @@ struct RunResult {
   int trials = 0;  // trials evaluated; fewer than asked when the strategy ran out of points
   double seconds = 0;
   std::string note;  // why it stopped early, when it did
+  std::map<std::string, int> ops;  // trials by the operator that made them
 };
 
-// One seed of one strategy on one problem.
+// One seed of one strategy on one problem. Every strategy is driven as the orchestrator drives it, as an
+// agent (MakeAgent: the search strategies through StrategyAgent, "agent" the analyst): one trial at a time,
+// with the budget left, the earlier decisions and the trials so far. Prunes are applied as the orchestrator
+// applies them (a completed trial becomes pruned; its measured value still counts for the regret), and a
+// stop ends the run early: the remaining trials are not run and the best so far counts.
 Result<RunResult> RunOnce(const Problem& problem, const Space& space, const std::string& strategy_name,
                           int trials, uint64_t seed) {
-  StrategyConfig config;
-  config.type = strategy_name;
-  config.seed = seed;
-  auto made = MakeStrategy(config);
+  ExperimentConfig config;
+  config.name = problem.name;
+  config.space = space;
+  config.objective.metric = "value";
+  config.objective.mode = ObjectiveMode::kMinimize;
+  config.strategy.type = strategy_name;
+  config.strategy.seed = seed;
+  config.budget.max_trials = trials;
+  auto made = MakeAgent(config);
   if (!made.ok()) return made.status();
-  std::unique_ptr<Strategy> strategy = std::move(made).value();
+  std::unique_ptr<Agent> agent = std::move(made).value();
 
-  Objective objective;
-  objective.metric = "value";
-  objective.mode = ObjectiveMode::kMinimize;
   std::vector<Trial> history;
   history.reserve(trials);
+  const std::map<int64_t, std::vector<StepValue>> curves;  // one value per trial: no curves to read
+  std::vector<Event> decisions;
+  const std::vector<Note> notes;
+  const std::vector<Event> recent;
+  auto record = [&](const char* type, int64_t trial_id, Json payload) {
+    Event e;
+    e.id = static_cast<int64_t>(decisions.size()) + 1;
+    e.experiment_id = 1;
+    e.trial_id = trial_id;
+    e.type = type;
+    e.payload = std::move(payload);
+    decisions.push_back(std::move(e));
+  };
   RunResult result;
   std::optional<double> best;
   const auto start = std::chrono::steady_clock::now();
   for (int i = 0; i < trials; ++i) {
-    StrategyContext context{space, objective, history, seed};
-    ProposeOutcome outcome = strategy->Propose(context);
+    const AgentContext context{config,
+                               history,
+                               curves,
+                               decisions,
+                               notes,
+                               recent,
+                               seed,
+                               /*free_slots=*/1,
+                               /*running=*/0,
+                               /*trials_left=*/trials - i,
+                               /*seconds_left=*/std::nullopt};
+    AgentReply reply = agent->Decide(context);
     // A graph strategy drops finished nodes from its search as the orchestrator would record it; their
     // values were measured and still count for the regret.
-    for (const auto& prune : outcome.prunes) {
-      if (prune.trial_id >= 1 && prune.trial_id <= static_cast<int64_t>(history.size()))
-        history[prune.trial_id - 1].state = TrialState::kPruned;
+    for (const auto& prune : reply.prunes) {
+      if (prune.trial_id < 1 || prune.trial_id > static_cast<int64_t>(history.size())) continue;
+      Trial& pruned = history[prune.trial_id - 1];
+      if (pruned.state != TrialState::kCompleted) continue;
+      pruned.state = TrialState::kPruned;
+      record(events::kTrialPruned, pruned.id, Json{{"rationale", prune.rationale}});
     }
-    if (outcome.kind == ProposeOutcome::Kind::kExhausted) {
-      result.note = "exhausted after " + std::to_string(i) + " trials: " + outcome.reason;
+    if (reply.stop) {
+      result.note = "stopped after " + std::to_string(i) + " trials: " + reply.stop->rationale;
       break;
     }
-    if (outcome.kind == ProposeOutcome::Kind::kWait) {
-      return FailedPreconditionError(
-          "trial " + std::to_string(i + 1) +
-          ": the strategy asked to wait although every trial is completed: " + outcome.reason);
+    if (reply.proposals.empty()) {
+      return FailedPreconditionError("trial " + std::to_string(i + 1) +
+                                     ": no proposal although every trial is completed: " + reply.wait_reason);
     }
-    Status valid = space.Validate(outcome.proposal.params);
+    Proposal& proposal = reply.proposals.front();
+    Status valid = space.Validate(proposal.params);
     if (!valid.ok())
       return valid.WithContext("trial " + std::to_string(i + 1) + ": proposal outside the space");
-    const double value = problem.evaluate(outcome.proposal.params);
+    const double value = problem.evaluate(proposal.params);
 
     Trial trial;
     trial.id = i + 1;
     trial.experiment_id = 1;
     trial.number = i + 1;
     trial.state = TrialState::kCompleted;
-    trial.params = std::move(outcome.proposal.params);
+    trial.params = std::move(proposal.params);
     trial.value = value;
-    trial.parents = std::move(outcome.proposal.parents);
-    trial.op = std::move(outcome.proposal.op);
-    trial.change_label = std::move(outcome.proposal.change_label);
-    trial.rationale = std::move(outcome.proposal.rationale);
-    trial.evidence = std::move(outcome.proposal.evidence);
+    trial.parents = std::move(proposal.parents);
+    trial.op = std::move(proposal.op);
+    trial.change_label = std::move(proposal.change_label);
+    trial.rationale = std::move(proposal.rationale);
+    trial.evidence = std::move(proposal.evidence);
+    record(events::kTrialProposed, trial.id, Json{{"op", trial.op}});
+    ++result.ops[trial.op];
     history.push_back(std::move(trial));
     if (!best || value < *best) best = value;
     result.trials = i + 1;
@@ -264,10 +301,10 @@ std::string Fixed(double value, const char* format = "%.4g") {
 
 std::vector<std::string> DefaultStrategies() {
   std::vector<std::string> names;
-  // Grid would only walk its lattice, and pbt needs a training budget to continue checkpoints in; beam and
-  // evolution search whole runs when there is none, as here.
+  // Grid would only walk its lattice, pbt needs a training budget to continue checkpoints in, and the LLM
+  // agent an endpoint; beam and evolution search whole runs when there is none, as here.
   for (const auto& name : KnownStrategyTypes()) {
-    if (name != "grid" && name != "pbt") names.push_back(name);
+    if (name != "grid" && name != "pbt" && name != "llm") names.push_back(name);
   }
   return names;
 }
@@ -286,7 +323,7 @@ int Main(int argc, char** argv) {
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   app.add_option("--strategies", strategies,
-                 "Hyperion strategy names (default: every known one but grid and pbt)")
+                 "Hyperion strategy names (default: every known one but grid, pbt and llm)")
       ->delimiter(',')
       ->capture_default_str();
   app.add_option("--problems", problem_names, "problems to run")
@@ -307,13 +344,13 @@ int Main(int argc, char** argv) {
     return 0;
   }
 
-  // A name MakeStrategy() rejects is reported once and kept in the output with its error.
+  // A name MakeAgent() rejects is reported once and kept in the output with its error.
   std::map<std::string, std::string> unavailable;
   for (const std::string& name : strategies) {
-    StrategyConfig config;
-    config.type = name;
-    config.seed = 0;
-    auto made = MakeStrategy(config);
+    ExperimentConfig config;
+    config.strategy.type = name;
+    config.strategy.seed = 0;
+    auto made = MakeAgent(config);
     if (!made.ok()) {
       unavailable[name] = made.status().ToString();
       std::cerr << "search_quality: skipping strategy '" << name << "': " << made.status().ToString() << "\n";
@@ -349,6 +386,7 @@ int Main(int argc, char** argv) {
       Json entry = {{"strategy", name}};
       std::vector<double> regrets, bests, seconds;
       std::vector<int> counts;
+      std::map<std::string, int> ops;
       std::vector<std::string> notes;
       std::string error = unavailable.count(name) ? unavailable[name] : "";
       for (int s = 0; s < seeds && error.empty(); ++s) {
@@ -366,6 +404,7 @@ int Main(int argc, char** argv) {
         bests.push_back(run->best);
         seconds.push_back(run->seconds);
         counts.push_back(run->trials);
+        for (const auto& [op, n] : run->ops) ops[op] += n;
         if (!run->note.empty()) notes.push_back("seed " + std::to_string(s) + ": " + run->note);
       }
       if (!error.empty()) {
@@ -380,6 +419,7 @@ int Main(int argc, char** argv) {
         entry["best_values"] = bests;
         entry["seconds"] = seconds;
         entry["trials_run"] = counts;
+        entry["ops"] = Json(ops);
         if (!notes.empty()) entry["notes"] = notes;
         if (!json) {
           std::printf("%-12s %14s %14s %14s %14s %10s\n", name.c_str(), Fixed(Median(regrets)).c_str(),
