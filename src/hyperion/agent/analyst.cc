@@ -29,7 +29,8 @@ constexpr size_t kGpLimit = 300;  // measured trials up to which the GP proposes
 constexpr size_t kMergePool = 6;  // the best trials merges are drawn from
 // The last 5% of a fixed budget of trials polish the best trial instead of exploring.
 constexpr double kPolishShare = 0.05;
-constexpr double kShifts[] = {0.003, 0.01, 0.03, 0.1, 0.3};  // branch moves, in unit range
+constexpr double kShifts[] = {0.003, 0.01, 0.03, 0.1, 0.3};             // branch moves, in unit range
+constexpr double kPolishShifts[] = {0.0003, 0.001, 0.003, 0.01, 0.03};  // polish moves, in unit range
 
 // A Latin hypercube of n points in [0, 1]^dims: each dimension's n strata hold one point each. The most
 // spread of kDesignTries (largest smallest distance between two points) is used.
@@ -151,15 +152,6 @@ class Planner {
     return importance_;
   }
 
-  // The best expected improvement any operator finds now (for the stall rule).
-  double BestExpectedImprovement() {
-    std::mt19937_64 rng = Rng();
-    double best = 0;
-    for (const Candidate& c : {ModelCandidate(rng), BranchCandidate(rng), MergeCandidate(rng)})
-      best = std::max(best, c.ei);
-    return best;
-  }
-
   // The next proposal, seen as pending from then on; nullopt when every point is taken.
   std::optional<Proposal> Next(const std::optional<analyst::NoteAction>& note, std::string* note_words) {
     std::mt19937_64 rng = Rng();
@@ -192,7 +184,7 @@ class Planner {
   std::optional<Proposal> Choose(std::mt19937_64& rng) {
     if (auto k = NextDesignIndex()) return StartPoint(*k, rng);
     if (!model()) return RandomPoint(rng);
-    if (FinalStretch()) {
+    if (FinalStretch() || DrySpell()) {
       Candidate polish = PolishCandidate(rng);
       if (polish.ei >= 0) {
         polish.proposal.rationale = polish.because;
@@ -271,38 +263,67 @@ class Planner {
     return left <= std::llround(kPolishShare * static_cast<double>(*context_.config.budget.max_trials));
   }
 
-  // The best trial moved to where the model predicts the best value near it: perturbations of every
-  // parameter within a few percent of the range, the lowest predicted mean taken.
+  // No progress over half the patience: the search refines the best locally before the stall rule may end
+  // it, so a stop means the best could not be improved nearby either.
+  bool DrySpell() const {
+    const size_t since = analyst::TrialsSinceProgress(view_, settings_);
+    return since >= static_cast<size_t>(std::max(5, settings_.patience / 2)) &&
+           since < view_.finished().size();
+  }
+
+  // The best trial moved along one parameter by a small step (0.03% to 3% of its range, either way, or
+  // another choice), the move with the largest expected improvement taken: a model-guided local search.
   Candidate PolishCandidate(std::mt19937_64& rng) {
     Candidate c;
     const Model* m = model();
     if (!m || view_.ranked().empty()) return c;
     const Trial& best = *view_.ranked().front();
     const Space& space = view_.space();
-    double chosen_mean = 1e300;
-    auto consider = [&](Json params) {
-      params = Admissible(std::move(params), rng);
-      if (params.empty() || SamePoint(params, best.params)) return;
-      const double mean = m->Predict(params).mean;
-      if (mean < chosen_mean) {
-        chosen_mean = mean;
-        c.proposal.params = std::move(params);
+    double chosen_ei = -1, chosen_mean = 1e300;
+    for (const ParamSpec* spec : ActiveParams(space, best.params)) {
+      const Json& value = best.params.at(spec->name);
+      std::vector<Json> moves;
+      if (IsChoice(*spec)) {
+        for (const Json& choice : spec->choices) {
+          if (!SameTypedValue(choice, value)) moves.push_back(choice);
+        }
+      } else {
+        for (double d : kPolishShifts) {
+          for (int direction : {+1, -1}) {
+            if (auto moved = ShiftValue(*spec, value, direction, d)) moves.push_back(*moved);
+          }
+        }
       }
-    };
-    for (int i = 0; i < 192; ++i) consider(gp::Perturb(space, best.params, 0.01 + 0.04 * (i % 4) / 3.0, rng));
-    if (chosen_mean == 1e300) return c;
-    for (int i = 0; i < 64; ++i)
-      consider(gp::Perturb(space, c.proposal.params, 0.02 * std::pow(0.93, i), rng));
+      for (const Json& move : moves) {
+        Json params = best.params;
+        params[spec->name] = move;
+        params = Admissible(space.Complete(params, rng), rng);
+        if (params.empty()) continue;
+        const auto predicted = m->Predict(params);
+        const double ei = gp::ExpectedImprovement(predicted, m->best(), 0);
+        if (ei > chosen_ei || (ei == chosen_ei && predicted.mean < chosen_mean)) {
+          chosen_ei = ei;
+          chosen_mean = predicted.mean;
+          c.proposal.params = std::move(params);
+        }
+      }
+    }
+    if (chosen_ei < 0) return c;
     c.ei = m->Ei(c.proposal.params);
     c.predicted = m->Predict(c.proposal.params);
     Proposal& p = c.proposal;
     p.parents = {best.id};
     p.op = "mutate";
     p.change_label = ChangeLabel(space, best.params, p.params);
-    c.because = "Polishing the best trial " + BestText(best) + " in the budget's last " +
-                Plural(static_cast<size_t>(*context_.trials_left), "trial") +
-                ": where the model predicts the best value within a few percent of its range around it: " +
-                p.change_label + ", " + Predicted(c.predicted) + ".";
+    const std::string why =
+        FinalStretch() ? "in the budget's last " + Plural(static_cast<size_t>(*context_.trials_left), "trial")
+                       : "after " + Plural(analyst::TrialsSinceProgress(view_, settings_), "finished trial") +
+                             " without progress beyond the tolerance, before the stall rule (patience " +
+                             std::to_string(settings_.patience) + ") may end the search";
+    c.because =
+        "Polishing the best trial " + BestText(best) + " " + why +
+        ": the move of one parameter by 0.03% to 3% of its range with the largest expected improvement, " +
+        p.change_label + ", " + Predicted(c.predicted) + ".";
     p.evidence = Json{{"phase", "model"},
                       {"operator", "polish"},
                       {"parent", best.number},
@@ -796,9 +817,11 @@ AgentReply Analyst::Decide(const AgentContext& context) {
                                 view.finished().size() >= static_cast<size_t>(planner.settings().initial +
                                                                               planner.settings().patience);
     if (stall_possible) {
-      const Model* model = planner.model();
-      reply.stop =
-          analyst::StallStop(view, planner.settings(), model, model ? planner.BestExpectedImprovement() : 0);
+      size_t polished = 0;
+      const auto& finished = view.finished();
+      for (size_t i = finished.size() - planner.settings().patience; i < finished.size(); ++i)
+        polished += finished[i]->evidence.value("operator", "") == "polish" ? 1 : 0;
+      reply.stop = analyst::StallStop(view, planner.settings(), polished);
     }
     int slots = context.free_slots;
     if (context.trials_left) slots = static_cast<int>(std::min<int64_t>(slots, *context.trials_left));

@@ -7,16 +7,19 @@
 //   - prunes running trials whose curve has not improved over its last 3 reports and whose best is behind
 //     the median of at least 3 other trials at the same step (decided once per trial, never after a refusal);
 //   - stops when the last strategy.patience finished trials (default max(20, 5 x parameters)) improved the
-//     best by no more than strategy.tolerance (default 1e-4) x |best| and the model expects no more than
-//     that, never before the start is done; after a stop (an agent_stopped event) it proposes nothing;
+//     best by no more than strategy.tolerance (default 1e-4) x |best| (a hundredth of |median - best| when
+//     the best is near zero), never before the start is done; after a stop (an agent_stopped event) it
+//     proposes nothing. From max(5, patience / 2) finished trials without such progress on, it polishes the
+//     best trial (one parameter moved by 0.03% to 3% of its range, the move with the largest expected
+//     improvement), so that a stop means nothing near the best helped either;
 //   - proposes up to min(free_slots, trials_left) trials: the start (a Latin hypercube of max(5, 2 x
 //     parameters) points, at most a third of budget.max_trials), then the best of three candidates by
 //     expected improvement under a Gaussian process (TPE proposes instead beyond 300 measured trials) times
 //     the operator's record of improving the best here: a fresh model point (op "model"), the best trial
 //     moved along its most important parameter (op "mutate", one parent), or a merge of two good trials
 //     from different roots, each parameter from the side the model's partial dependence favours (op
-//     "crossover", two parents). The last 5% of a fixed budget polish the best trial where the model
-//     predicts the best value near it. Every proposal keeps out of the bad regions and cites them;
+//     "crossover", two parents). The last 5% of a fixed budget polish the best trial the same way. Every
+//     proposal keeps out of the bad regions and cites them;
 //   - acknowledges every open note in the first decision of the reply, and acts on one that names a
 //     parameter and a direction ("try smaller batch sizes": the best trial with batch_size moved down).
 // Proposals train whole runs (budget 0..training.max when the config has a training budget) and restore no

@@ -177,10 +177,14 @@ class Model {
 // the median of at least 3 other trials at the same step. Trials pruned or refused before are left alone.
 std::vector<PruneDecision> PlateauPrunes(const View& view, const History& history, const Settings& settings);
 
-// The stall: at least initial + patience trials finished, the best did not improve by more than tolerance x
-// |best| over the last `patience` finished, and the model (when there is one) expects no more than that.
-std::optional<StopDecision> StallStop(const View& view, const Settings& settings, const Model* model,
-                                      double best_ei);
+// Finished trials (by number) since the last one that improved the best by more than tolerance x the
+// scale (|best|, or a hundredth of the distance from the best to the median when the best is near zero);
+// all of them when none did.
+size_t TrialsSinceProgress(const View& view, const Settings& settings);
+
+// The stall: at least initial + patience trials finished and the best did not improve by more than the
+// tolerance over the last `patience` finished. `polished`: how many of those polished the best (cited).
+std::optional<StopDecision> StallStop(const View& view, const Settings& settings, size_t polished);
 
 // A note the analyst can act on: it names a parameter and a direction ("try smaller batch sizes").
 struct NoteAction {

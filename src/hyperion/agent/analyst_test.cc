@@ -382,6 +382,26 @@ TEST(Analyst, StopsWhenImprovementStallsAndNotBefore) {
   EXPECT_NE(sim.stop->rationale.find("Stopping after 13 finished trials."), std::string::npos);
   EXPECT_EQ(sim.stop->evidence["window"], (Json{6, 13}));
   EXPECT_EQ(sim.stop->evidence["patience"], 8);
+  // From max(5, 8 / 2) = 5 finished trials without progress on, it polished the best before giving up, and
+  // the stop says how often.
+  int polished = 0;
+  for (const Trial& t : sim.trials) {
+    if (t.evidence.value("operator", "") != "polish") continue;
+    ++polished;
+    EXPECT_GE(t.number, 7)
+        << "the call for #7 is the first to see 5 finished trials without progress after #1";
+    EXPECT_EQ(t.parents, (std::vector<int64_t>{1}));
+    EXPECT_NE(t.rationale.find("Polishing the best trial loss 1 (#1) after "), std::string::npos)
+        << t.rationale;
+    EXPECT_NE(t.rationale.find("finished trials without progress beyond the tolerance, before the stall rule "
+                               "(patience 8) may end the search"),
+              std::string::npos)
+        << t.rationale;
+  }
+  EXPECT_EQ(polished, 7) << "#7..#13";
+  EXPECT_EQ(sim.stop->evidence["polished"], 7);
+  EXPECT_NE(sim.stop->rationale.find("(0.01% of 1), 7 of them polishing the best."), std::string::npos)
+      << sim.stop->rationale;
   // Once stopped, no more proposals.
   Insight insight = analyst.Analyse(sim.Context(), 1);
   EXPECT_EQ(insight.phase, "stopped");
@@ -480,12 +500,14 @@ TEST(Analyst, ARefusedProposalIsNotRepeated) {
 }
 
 TEST(Analyst, EveryProposalExplainsItselfWithNumbers) {
-  // A mixed, conditional space, maximised, with crashes in part of it.
-  AgentSimulation sim(Config({Choice("optimizer", {"sgd", "adam"}), Float("lr", 1e-4, 1, true),
-                              When(Float("momentum", 0, 0.99), "optimizer", {"sgd"}), Int("layers", 1, 6),
-                              Choice("batch", {16, 32, 64, 128})},
-                             ObjectiveMode::kMaximize),
-                      13);
+  // A mixed, conditional space, maximised, with crashes in part of it; patience long enough to use the
+  // budget.
+  ExperimentConfig config = Config({Choice("optimizer", {"sgd", "adam"}), Float("lr", 1e-4, 1, true),
+                                    When(Float("momentum", 0, 0.99), "optimizer", {"sgd"}),
+                                    Int("layers", 1, 6), Choice("batch", {16, 32, 64, 128})},
+                                   ObjectiveMode::kMaximize);
+  config.strategy.patience = 100;
+  AgentSimulation sim(config, 13);
   sim.outcome = [](const Trial& t) {
     const double lr = X(t, "lr");
     if (lr > 0.2) return Diverges();

@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 
 #include "hyperion/agent/analyst_parts.h"
 
@@ -102,23 +103,54 @@ std::vector<PruneDecision> PlateauPrunes(const View& view, const History& histor
   return prunes;
 }
 
-std::optional<StopDecision> StallStop(const View& view, const Settings& settings, const Model* model,
-                                      double best_ei) {
+namespace {
+
+// The measured trials' minimised values, and the scale improvements are measured against: |best|, or a
+// hundredth of the distance from the best to the median when the best is near zero.
+double Scale(const View& view, double best) {
+  std::vector<double> all;
+  for (const Trial* t : view.finished()) {
+    if (t->value && std::isfinite(*t->value) &&
+        (t->state == TrialState::kCompleted || t->state == TrialState::kPruned)) {
+      all.push_back(view.Y(*t->value));
+    }
+  }
+  if (all.empty()) return std::abs(best);
+  std::sort(all.begin(), all.end());
+  return std::max(std::abs(best), 1e-2 * std::abs(all[all.size() / 2] - best));
+}
+
+bool Measured(const Trial& t) {
+  return t.value && std::isfinite(*t.value) &&
+         (t.state == TrialState::kCompleted || t.state == TrialState::kPruned);
+}
+
+}  // namespace
+
+size_t TrialsSinceProgress(const View& view, const Settings& settings) {
+  const auto& finished = view.finished();
+  std::optional<double> best;
+  size_t since = finished.size();
+  for (size_t i = 0; i < finished.size(); ++i) {
+    if (!Measured(*finished[i])) continue;
+    const double y = view.Y(*finished[i]->value);
+    if (!best || *best - y > settings.tolerance * Scale(view, *best)) since = finished.size() - 1 - i;
+    if (!best || y < *best) best = y;
+  }
+  return since;
+}
+
+std::optional<StopDecision> StallStop(const View& view, const Settings& settings, size_t polished) {
   const auto& finished = view.finished();
   const size_t patience = static_cast<size_t>(settings.patience);
   if (finished.size() < static_cast<size_t>(settings.initial) + patience) return std::nullopt;
   const size_t split = finished.size() - patience;
   std::optional<double> before, after;
   const Trial* best_trial = nullptr;
-  std::vector<double> all;
   for (size_t i = 0; i < finished.size(); ++i) {
     const Trial& t = *finished[i];
-    if (!t.value || !std::isfinite(*t.value) ||
-        (t.state != TrialState::kCompleted && t.state != TrialState::kPruned)) {
-      continue;
-    }
+    if (!Measured(t)) continue;
     const double y = view.Y(*t.value);
-    all.push_back(y);
     auto& side = i < split ? before : after;
     if (!side || y < *side) side = y;
     if (t.state == TrialState::kCompleted && (!best_trial || y < view.Y(*best_trial->value))) best_trial = &t;
@@ -126,16 +158,9 @@ std::optional<StopDecision> StallStop(const View& view, const Settings& settings
   if (!before || !best_trial) return std::nullopt;
   const double best = std::min(*before, after.value_or(*before));
   const double improvement = *before - best;
-  const double median = [&] {
-    std::vector<double> v = all;
-    std::sort(v.begin(), v.end());
-    return v[v.size() / 2];
-  }();
-  const double scale = std::max(std::abs(*before), 1e-2 * std::abs(median - *before));
+  const double scale = Scale(view, *before);
   const double threshold = settings.tolerance * scale;
   if (improvement > threshold) return std::nullopt;
-  const bool flat = *std::max_element(all.begin(), all.end()) == *std::min_element(all.begin(), all.end());
-  if (model && !flat && best_ei > threshold) return std::nullopt;  // the model still expects progress
   const std::string& metric = view.objective().metric;
   const Trial& first = *finished[split];
   const Trial& last = *finished.back();
@@ -147,8 +172,8 @@ std::optional<StopDecision> StallStop(const View& view, const Settings& settings
                    Num(first) + ".." + Num(last) + ") improved on the " + Short(view.Shown(*before)) +
                    " before them by " + Short(improvement) + ", within the tolerance " + Short(threshold) +
                    " (" + tolerance + " of " + Short(scale) + ")";
-  if (model && !flat) {
-    stop.rationale += "; the model expects at most " + Short(best_ei) + " more";
+  if (polished > 0) {
+    stop.rationale += ", " + std::to_string(polished) + " of them polishing the best";
   }
   stop.rationale += ". Stopping after " + Plural(view.finished().size(), "finished trial") + ".";
   stop.evidence = Json{{"rule", "stall"},
@@ -160,8 +185,8 @@ std::optional<StopDecision> StallStop(const View& view, const Settings& settings
                        {"tolerance", settings.tolerance},
                        {"patience", settings.patience},
                        {"window", {first.number, last.number}},
-                       {"finished", finished.size()}};
-  if (model && !flat) stop.evidence["max_expected_improvement"] = best_ei;
+                       {"finished", finished.size()},
+                       {"polished", polished}};
   return stop;
 }
 
