@@ -46,10 +46,9 @@ struct History {
   std::set<int> rejected_design;          // start points whose proposal was refused
   std::set<int64_t> rejected_prunes;      // trial ids whose prune was refused
   bool stop_rejected = false;
-  std::vector<std::string> rejections;  // "propose: duplicate of #4", newest last
-  std::set<int64_t> prunes_decided;     // trial ids already asked to stop or pruned
-  bool stopped = false;                 // an agent_stopped event: the search is over
-  std::set<int64_t> acknowledged;       // note ids a decision already answered
+  std::set<int64_t> prunes_decided;  // trial ids already asked to stop or pruned
+  bool stopped = false;              // an agent_stopped event: the search is over
+  std::set<int64_t> acknowledged;    // note ids a decision already answered
 
   static History Read(const AgentContext& context);
 };

@@ -64,9 +64,9 @@ std::string Lower(std::string text) {
 
 }  // namespace
 
-// A refused decision is read from the decision_rejected payload: "decision" (propose, prune, stop, ...),
-// "reason", and what was refused: "params" (or "proposal": {"params", "evidence"}) for a proposal, the
-// event's trial or "trial_id" for a prune.
+// A refused decision is read from the decision_rejected payload: "decision" (propose, prune, stop, ...) and
+// what was refused: "params" (or "proposal": {"params", "evidence"}) for a proposal, the event's trial or
+// "trial_id" for a prune. The reason is for people; the analyst only avoids repeating the decision.
 History History::Read(const AgentContext& context) {
   History h;
   for (const Event& e : context.decisions) {
@@ -83,8 +83,6 @@ History History::Read(const AgentContext& context) {
     if (e.type != events::kDecisionRejected) continue;
     const Json* decision = Field(payload, {"decision", "kind"});
     const std::string kind = decision && decision->is_string() ? decision->get<std::string>() : "";
-    const Json* reason = Field(payload, {"reason"});
-    const std::string why = reason && reason->is_string() ? reason->get<std::string>() : "";
     const Json* proposal = Field(payload, {"proposal"});
     const Json* params = Field(payload, {"params"});
     if (!params && proposal) params = Field(*proposal, {"params"});
@@ -96,12 +94,10 @@ History History::Read(const AgentContext& context) {
           index && index->is_number_integer()) {
         h.rejected_design.insert(index->get<int>());
       }
-      h.rejections.push_back("a proposal (" + params->dump() + ")" + (why.empty() ? "" : ": " + why));
       continue;
     }
     if (kind.find("stop") != std::string::npos) {
       h.stop_rejected = true;
-      h.rejections.push_back("the stop" + (why.empty() ? "" : ": " + why));
       continue;
     }
     std::optional<int64_t> trial = e.trial_id;
@@ -109,7 +105,6 @@ History History::Read(const AgentContext& context) {
       trial = id->get<int64_t>();
     if (trial && (kind.empty() || kind.find("prune") != std::string::npos)) {
       h.rejected_prunes.insert(*trial);
-      h.rejections.push_back("pruning trial id " + std::to_string(*trial) + (why.empty() ? "" : ": " + why));
     }
   }
   return h;

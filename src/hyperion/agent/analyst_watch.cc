@@ -105,9 +105,8 @@ std::vector<PruneDecision> PlateauPrunes(const View& view, const History& histor
 
 namespace {
 
-// The measured trials' minimised values, and the scale improvements are measured against: |best|, or a
-// hundredth of the distance from the best to the median when the best is near zero.
-double Scale(const View& view, double best) {
+// The median of the measured trials' minimised values; nullopt when none is measured.
+std::optional<double> MedianValue(const View& view) {
   std::vector<double> all;
   for (const Trial* t : view.finished()) {
     if (t->value && std::isfinite(*t->value) &&
@@ -115,9 +114,15 @@ double Scale(const View& view, double best) {
       all.push_back(view.Y(*t->value));
     }
   }
-  if (all.empty()) return std::abs(best);
-  std::sort(all.begin(), all.end());
-  return std::max(std::abs(best), 1e-2 * std::abs(all[all.size() / 2] - best));
+  if (all.empty()) return std::nullopt;
+  std::nth_element(all.begin(), all.begin() + all.size() / 2, all.end());
+  return all[all.size() / 2];
+}
+
+// The scale improvements are measured against: |best|, or a hundredth of the distance from the best to the
+// median when the best is near zero.
+double Scale(double best, std::optional<double> median) {
+  return std::max(std::abs(best), median ? 1e-2 * std::abs(*median - best) : 0.0);
 }
 
 bool Measured(const Trial& t) {
@@ -129,12 +134,13 @@ bool Measured(const Trial& t) {
 
 size_t TrialsSinceProgress(const View& view, const Settings& settings) {
   const auto& finished = view.finished();
+  const std::optional<double> median = MedianValue(view);
   std::optional<double> best;
   size_t since = finished.size();
   for (size_t i = 0; i < finished.size(); ++i) {
     if (!Measured(*finished[i])) continue;
     const double y = view.Y(*finished[i]->value);
-    if (!best || *best - y > settings.tolerance * Scale(view, *best)) since = finished.size() - 1 - i;
+    if (!best || *best - y > settings.tolerance * Scale(*best, median)) since = finished.size() - 1 - i;
     if (!best || y < *best) best = y;
   }
   return since;
@@ -158,7 +164,7 @@ std::optional<StopDecision> StallStop(const View& view, const Settings& settings
   if (!before || !best_trial) return std::nullopt;
   const double best = std::min(*before, after.value_or(*before));
   const double improvement = *before - best;
-  const double scale = Scale(view, *before);
+  const double scale = Scale(*before, MedianValue(view));
   const double threshold = settings.tolerance * scale;
   if (improvement > threshold) return std::nullopt;
   const std::string& metric = view.objective().metric;
