@@ -474,6 +474,29 @@ TEST(Analyst, AcknowledgesANoteOnceAndActsOnIt) {
   EXPECT_EQ(mentions, 2);
 }
 
+TEST(Analyst, ANoteAnsweredInTheLogIsNotAcknowledgedAgain) {
+  // As after a resume: the note's flag is not set, but a stored decision lists it under "notes".
+  ExperimentConfig config = Config({Float("x", 0, 1), Float("y", 0, 1)});
+  std::vector<Trial> trials;
+  const std::map<int64_t, std::vector<StepValue>> curves;
+  Event answered;
+  answered.id = 9;
+  answered.type = "trial_pruned";
+  answered.trial_id = 1;
+  answered.payload = Json{{"reason", "plateau"}, {"notes", {7}}};
+  const std::vector<Event> decisions = {answered};
+  const std::vector<Note> notes = {Note{7, 0, "try smaller x", false}, Note{8, 0, "keep going", false}};
+  const std::vector<Event> recent;
+  AgentContext context{config, trials, curves, decisions, notes, recent, 1, 1, 0, std::nullopt, std::nullopt};
+  Analyst analyst(config);
+  AgentReply reply = analyst.Decide(context);
+  EXPECT_EQ(reply.acknowledged_notes, (std::vector<int64_t>{8}));
+  ASSERT_EQ(reply.proposals.size(), 1u);
+  EXPECT_EQ(reply.proposals[0].rationale.find("'try smaller x'"), std::string::npos);
+  EXPECT_EQ(reply.proposals[0].rationale.rfind("Your note 'keep going' was read;", 0), 0u)
+      << reply.proposals[0].rationale;
+}
+
 TEST(Analyst, ARefusedProposalIsNotRepeated) {
   AgentSimulation sim(Config({Float("x", 0, 1), Float("y", 0, 1)}), 6);
   sim.outcome = [](const Trial& t) {

@@ -71,7 +71,10 @@ History History::Read(const AgentContext& context) {
   History h;
   for (const Event& e : context.decisions) {
     const Json& payload = e.payload;
-    if (const Json* notes = Field(payload, {"acknowledged_notes"}); notes && notes->is_array()) {
+    // The orchestrator lists the notes a decision answered under "notes".
+    for (const char* key : {"notes", "acknowledged_notes"}) {
+      const Json* notes = Field(payload, {key});
+      if (!notes || !notes->is_array()) continue;
       for (const Json& id : *notes) {
         if (id.is_number_integer()) h.acknowledged.insert(id.get<int64_t>());
       }
