@@ -88,7 +88,8 @@ struct AgentReply {
   std::optional<StopDecision> stop;
   // No proposal although slots are free: why (a strategy waiting for results). Empty otherwise.
   std::string wait_reason;
-  // Who decided, when not the agent itself: "analyst (fallback: the LLM reply was not JSON)".
+  // Who decided, set only when a fallback decided instead of the agent: "analyst (fallback: the LLM reply
+  // was not JSON)". The orchestrator records an agent_fallback event for it.
   std::string decided_by;
   // One entry per call of an outside service (an LLM): model, messages, reply, tokens, latency, error.
   // Stored as agent_exchange events.
@@ -107,6 +108,10 @@ class Agent {
   virtual bool Slow() const { return false; }
   // Decides for free slots while a slow call is out; nullptr when the agent is fast.
   virtual Agent* Fallback() { return nullptr; }
+  // Seconds a free slot waits for a slow call's reply before the fallback fills it.
+  virtual double FallbackAfter() const { return 0; }
+  // Asks a Decide() running on another thread to return soon (the run is stopping). Any thread.
+  virtual void Cancel() {}
   // The finished trials the agent may still branch from: their checkpoints are kept whatever the retention
   // rule says.
   virtual std::set<int64_t> Frontier(const AgentContext& /*context*/) const { return {}; }

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "hyperion/agent/agent.h"
 #include "hyperion/cli/graph_view.h"
 #include "hyperion/cli/progress.h"
 #include "hyperion/common/clock.h"
@@ -17,7 +18,6 @@
 #include "hyperion/experiment/ranking.h"
 #include "hyperion/orchestrator/orchestrator.h"
 #include "hyperion/storage/storage.h"
-#include "hyperion/strategy/strategy.h"
 
 #ifndef HYPERION_PYTHON_CLIENT_DIR
 #define HYPERION_PYTHON_CLIENT_DIR ""
@@ -194,8 +194,8 @@ int Run(const RunOptions& options) {
   std::string storage_url = !options.storage.empty()  ? options.storage
                             : !config.storage.empty() ? config.storage
                                                       : DefaultStorage();
-  auto strategy = MakeStrategy(config.strategy);
-  if (!strategy.ok()) return Fail(strategy.status(), kExitUsage);
+  auto agent = MakeAgent(config);
+  if (!agent.ok()) return Fail(agent.status(), kExitUsage);
   RunSettings settings;
   settings.config = config;
   settings.output_dir = fs::absolute(!options.output_dir.empty()  ? options.output_dir
@@ -214,8 +214,8 @@ int Run(const RunOptions& options) {
   settings.python_client_dir = client && *client ? client : HYPERION_PYTHON_CLIENT_DIR;
 
   ConsoleProgress progress(stdout, settings.config, options.quiet);
-  Orchestrator orchestrator(settings, **storage, std::move(strategy).value(),
-                            std::make_unique<LocalExecutor>(), progress);
+  Orchestrator orchestrator(settings, **storage, std::move(agent).value(), std::make_unique<LocalExecutor>(),
+                            progress);
   double started = MonotonicSeconds();
   auto summary = orchestrator.Run();
   progress.Finish();
@@ -467,7 +467,7 @@ Result<GraphData> LoadGraph(const QueryOptions& options) {
   constexpr int kPage = 10000;
   int64_t after = 0;
   while (true) {
-    HYP_ASSIGN_OR_RETURN(auto page, storage.ListEvents(data.experiment.id, after, kPage));
+    HYP_ASSIGN_OR_RETURN(auto page, storage.ListEvents(data.experiment.id, after, kPage, {}));
     if (page.empty()) break;
     after = page.back().id;
     bool full = static_cast<int>(page.size()) == kPage;
