@@ -578,8 +578,9 @@ Status Orchestrator::FillSlots() {
   if (config_.budget.max_trials && static_cast<int64_t>(trials_.size()) >= *config_.budget.max_trials) {
     StopProposing("budget reached: " + std::to_string(*config_.budget.max_trials) + " trials", true);
   }
-  if (proposals_done_) return Status::Ok();
-  return agent_->Slow() ? DriveSlowAgent() : AskAgent();
+  if (agent_->Slow()) return proposals_done_ ? Status::Ok() : DriveSlowAgent();
+  // A fast agent is still asked about what happens after the last proposal (prunes, priorities).
+  return AskAgent();
 }
 
 Status Orchestrator::LaunchPending() {
@@ -599,9 +600,10 @@ Status Orchestrator::AskAgent() {
   // While slots are free the agent is asked again after each proposal, so every proposal sees the ones
   // before it. With no free slot it is asked about what happened (prunes, a stop), at most once a second.
   double now = MonotonicSeconds();
-  if (FreeSlots() <= 0 && (!agent_due_ || now - last_agent_call_ < 1.0)) return Status::Ok();
-  while (!proposals_done_ && !stopping_) {
-    const int free = FreeSlots();
+  if ((proposals_done_ || FreeSlots() <= 0) && (!agent_due_ || now - last_agent_call_ < 1.0))
+    return Status::Ok();
+  while (!stopping_) {
+    const int free = proposals_done_ ? 0 : FreeSlots();
     if (free <= 0 && !agent_due_) break;
     AgentReply reply = agent_->Decide(Context(std::max(free, 0)));
     recent_.clear();
@@ -612,7 +614,8 @@ Status Orchestrator::AskAgent() {
     if (config_.budget.max_trials && static_cast<int64_t>(trials_.size()) >= *config_.budget.max_trials) {
       StopProposing("budget reached: " + std::to_string(*config_.budget.max_trials) + " trials", true);
     }
-    if (free <= 0 || (created == 0 && rejections_in_a_row_ == 0)) break;  // it waits, or only pruned
+    // It waits, only pruned, or can propose no more.
+    if (free <= 0 || proposals_done_ || (created == 0 && rejections_in_a_row_ == 0)) break;
   }
   return Status::Ok();
 }
@@ -776,8 +779,11 @@ Result<int> Orchestrator::ApplyReply(AgentReply reply, const std::string& agent_
   }
   int created = 0;
   for (auto& p : reply.proposals) {
-    if (proposals_done_ || stopping_) break;
-    Status valid = CheckProposal(p);
+    if (stopping_) break;
+    Status valid =
+        proposals_done_
+            ? FailedPreconditionError("the experiment takes no more proposals (" + end_reason_ + ")")
+            : CheckProposal(p);
     if (valid.ok() && config_.budget.max_trials &&
         static_cast<int64_t>(trials_.size()) >= *config_.budget.max_trials) {
       valid = FailedPreconditionError("the budget of " + std::to_string(*config_.budget.max_trials) +
