@@ -48,8 +48,8 @@ struct AgentContext {
   const std::vector<Trial>& trials;  // every trial, any state, by number
   // The objective's finite reports of each trial's latest attempt, by trial id, in report order.
   const std::map<int64_t, std::vector<StepValue>>& curves;
-  // Earlier decisions as stored, oldest first: events of the decision types (trial_proposed, trial_pruned,
-  // prune_requested, trial_prioritised, agent_stopped, decision_rejected, agent_fallback).
+  // Earlier decisions as stored, oldest first: events of the decision types (trial_pruned, prune_requested,
+  // trial_prioritised, agent_stopped, decision_rejected, agent_fallback). Proposals are the trials themselves.
   const std::vector<Event>& decisions;
   const std::vector<Note>& notes;  // oldest first
   // What happened since the agent was last called (trial started, completed, failed, pruned, ...).

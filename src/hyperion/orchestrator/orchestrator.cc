@@ -243,7 +243,9 @@ void Orchestrator::Remember(const Event& event) {
   // A bounded window: an agent that is never called (no free slots for long) must not grow it forever.
   if (recent_.size() >= 1000) recent_.erase(recent_.begin(), recent_.begin() + 500);
   recent_.push_back(event);
-  if (IsDecisionEvent(event.type)) decisions_.push_back(event);
+  // Proposals are the trials themselves (operator, rationale, evidence); keeping their events too would
+  // double the memory of a large experiment.
+  if (IsDecisionEvent(event.type) && event.type != events::kTrialProposed) decisions_.push_back(event);
   if (kWakeAgent.count(event.type)) agent_due_ = true;
   const Json& answered = event.payload.value("notes", Json());
   if (!answered.is_array()) return;

@@ -223,7 +223,7 @@ TEST_F(OrchestratorAgentTest, TheContextHoldsCurvesEventsDecisionsAndBudget) {
   ASSERT_EQ(curve_of_first.size(), 1u);
   EXPECT_DOUBLE_EQ(curve_of_first[0].value, 0.75);
   EXPECT_NE(std::find(recent_types.begin(), recent_types.end(), events::kTrialCompleted), recent_types.end());
-  EXPECT_EQ(decisions_at_second, 1u);  // the first trial's proposal
+  EXPECT_EQ(decisions_at_second, 0u);  // proposals are the trials themselves
   EXPECT_EQ(summary->end_reason, "budget reached: 2 trials");
   EXPECT_EQ(EventsOf(events::kBudgetReached).size(), 1u);
 }
