@@ -251,7 +251,7 @@ LlmAgent::Verdict LlmAgent::Take(const Answer& answer, const AgentContext& conte
         accepted.acknowledged_notes.end())
       accepted.acknowledged_notes.push_back(id);
   }
-  exchange["ignored"] = checked->ignored;
+  if (!checked->ignored.empty()) exchange["ignored"] = checked->ignored;
   if (checked->rejected.empty()) return Verdict::kDone;
 
   exchange["status"] = "invalid";
