@@ -49,7 +49,8 @@ struct AgentContext {
   // The objective's finite reports of each trial's latest attempt, by trial id, in report order.
   const std::map<int64_t, std::vector<StepValue>>& curves;
   // Earlier decisions as stored, oldest first: events of the decision types (trial_pruned, prune_requested,
-  // trial_prioritised, agent_stopped, decision_rejected, agent_fallback). Proposals are the trials themselves.
+  // trial_prioritised, agent_stopped, decision_rejected, agent_fallback). Proposals are the trials
+  // themselves.
   const std::vector<Event>& decisions;
   const std::vector<Note>& notes;  // oldest first
   // What happened since the agent was last called (trial started, completed, failed, pruned, ...).

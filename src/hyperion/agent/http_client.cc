@@ -23,6 +23,12 @@ size_t AppendBody(char* data, size_t size, size_t count, void* out) {
   return size * count;
 }
 
+// libcurl calls this about once a second and on every transfer step; non-zero aborts the transfer.
+int CheckCancel(void* cancel, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  const auto* flag = static_cast<const std::atomic<bool>*>(cancel);
+  return flag && flag->load() ? 1 : 0;
+}
+
 struct CurlDeleter {
   void operator()(CURL* curl) const { curl_easy_cleanup(curl); }
 };
@@ -36,6 +42,8 @@ Status TransferError(CURLcode code, const HttpRequest& request, const char* deta
     case CURLE_OPERATION_TIMEDOUT:
       return Status(StatusCode::kDeadlineExceeded,
                     "no reply from " + request.url + " within " + FormatDuration(request.timeout));
+    case CURLE_ABORTED_BY_CALLBACK:
+      return Status(StatusCode::kCancelled, "the call to " + request.url + " was cancelled");
     case CURLE_URL_MALFORMAT:
     case CURLE_UNSUPPORTED_PROTOCOL:
       return InvalidArgumentError("cannot POST to '" + request.url + "': " + what);
@@ -78,6 +86,11 @@ Result<HttpResponse> PostJson(const HttpRequest& request) {
   curl_easy_setopt(c, CURLOPT_ERRORBUFFER, error);
   curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(c, CURLOPT_USERAGENT, "hyperion");
+  if (request.cancel) {
+    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, CheckCancel);
+    curl_easy_setopt(c, CURLOPT_XFERINFODATA, const_cast<std::atomic<bool>*>(request.cancel));
+  }
 
   const auto start = std::chrono::steady_clock::now();
   CURLcode code = curl_easy_perform(c);

@@ -4,14 +4,15 @@
 // Any HTTP status is a reply, not an error: the caller decides what a 400 or a 503 means. Errors are the
 // cases where no reply came: kDeadlineExceeded when the time limit passed ("no reply from URL within 5s"),
 // kUnavailable when the server could not be reached (connection refused, unknown host, reset),
-// kInvalidArgument for a malformed URL. Messages never hold the request's headers, so a key sent in one is
-// never repeated.
+// kInvalidArgument for a malformed URL, kCancelled when request.cancel became true. Messages never hold the
+// request's headers, so a key sent in one is never repeated.
 //
 // Thread-safe: each call uses its own handle; the library is initialised once. A call blocks its thread for
 // at most the time limit (plus the time to resolve the host name, which libcurl's threaded resolver bounds
 // too).
 #pragma once
 
+#include <atomic>
 #include <string>
 #include <utility>
 #include <vector>
@@ -25,6 +26,8 @@ struct HttpRequest {
   std::vector<std::pair<std::string, std::string>> headers;  // sent as "Name: value"
   std::string body;                                          // sent as application/json
   double timeout = 60;                                       // seconds for the whole exchange
+  // When set and it becomes true (from any thread), the call ends within about a second: kCancelled.
+  const std::atomic<bool>* cancel = nullptr;
 };
 
 struct HttpResponse {

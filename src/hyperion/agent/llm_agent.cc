@@ -1,6 +1,7 @@
 #include "hyperion/agent/llm_agent.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <chrono>
 #include <cstdlib>
@@ -79,6 +80,8 @@ class LlmAgent : public Agent {
   std::string Name() const override { return "llm"; }
   bool Slow() const override { return true; }
   Agent* Fallback() override { return &fallback_; }
+  double FallbackAfter() const override { return llm_.wait; }
+  void Cancel() override { cancelled_ = true; }
   // Frontier() is called on the loop thread, like Fallback(): it asks the loop thread's analyst.
   std::set<int64_t> Frontier(const AgentContext& context) const override {
     return fallback_.Frontier(context);
@@ -107,6 +110,8 @@ class LlmAgent : public Agent {
   Analyst fallback_;
   // The response format the server takes, learnt by stepping down from json_schema; Decide() only.
   std::string format_;
+  // Set by Cancel() from the loop thread when the run stops; ends the call in flight.
+  std::atomic<bool> cancelled_{false};
 };
 
 Json LlmAgent::RequestBody(const Json& messages) const {
@@ -155,6 +160,7 @@ Answer LlmAgent::Ask(const Json& messages, const std::string& key, std::vector<J
   HttpRequest request;
   request.url = llm_.endpoint + "/chat/completions";
   request.timeout = llm_.timeout;
+  request.cancel = &cancelled_;
   if (!llm_.api_key_env.empty()) {
     if (key.empty()) {
       return {"http_error", "",

@@ -221,7 +221,8 @@ TEST_F(LlmAgentTest, WithoutTheKeyTheServerRefusesAndTheAnalystDecides) {
 
 TEST_F(LlmAgentTest, AKeyAServerEchoesIsRedactedFromTheExchange) {
   server_ = std::make_unique<StandIn>(R"(["echo_headers"])", kKey);
-  fixture_ = std::make_unique<LlmFixture>(Config(server_->endpoint(), ", api_key_env: HYPERION_TEST_LLM_KEY"));
+  fixture_ =
+      std::make_unique<LlmFixture>(Config(server_->endpoint(), ", api_key_env: HYPERION_TEST_LLM_KEY"));
   AgentReply reply = Make(fixture_->config)->Decide(fixture_->Context(1));
   ExpectFallback(reply, "http_error", "the LLM server answered HTTP 502: upstream failed for ");
   const std::string stored = DumpJson(reply.exchanges);

@@ -210,18 +210,16 @@ std::optional<Trial> Orchestrator::Best() const {
 }
 
 AgentContext Orchestrator::Context(int free_slots) const {
-  AgentContext context{config_, trials_, curves_, decisions_, notes_, recent_};
-  context.seed = seed_;
-  context.free_slots = free_slots;
-  context.running = RunningCount();
+  std::optional<int64_t> trials_left;
+  std::optional<double> seconds_left;
   if (config_.budget.max_trials) {
-    context.trials_left =
-        std::max<int64_t>(0, *config_.budget.max_trials - static_cast<int64_t>(trials_.size()));
+    trials_left = std::max<int64_t>(0, *config_.budget.max_trials - static_cast<int64_t>(trials_.size()));
   }
   if (config_.budget.max_time) {
-    context.seconds_left = std::max(0.0, *config_.budget.max_time - (MonotonicSeconds() - start_time_));
+    seconds_left = std::max(0.0, *config_.budget.max_time - (MonotonicSeconds() - start_time_));
   }
-  return context;
+  return AgentContext{config_, trials_,    curves_,        decisions_,  notes_,      recent_,
+                      seed_,   free_slots, RunningCount(), trials_left, seconds_left};
 }
 
 int Orchestrator::FreeSlots() const {
@@ -661,12 +659,8 @@ Status Orchestrator::DriveSlowAgent() {
     const int running = RunningCount();
     const int wake = g_wake_pipe[1];
     call->thread = std::thread([call, agent, config, seed, free, running, trials_left, seconds_left, wake] {
-      AgentContext snapshot{*config, call->trials, call->curves, call->decisions, call->notes, call->recent};
-      snapshot.seed = seed;
-      snapshot.free_slots = free;
-      snapshot.running = running;
-      snapshot.trials_left = trials_left;
-      snapshot.seconds_left = seconds_left;
+      AgentContext snapshot{*config, call->trials, call->curves, call->decisions, call->notes, call->recent,
+                            seed,    free,         running,      trials_left,     seconds_left};
       AgentReply reply;
       try {
         reply = agent->Decide(snapshot);

@@ -662,7 +662,8 @@ Result<std::vector<Event>> SqliteStorage::ListEvents(int64_t experiment_id, int6
   sql += " ORDER BY id LIMIT ?";
   HYP_ASSIGN_OR_RETURN(Statement q, Prepare(sql.c_str()));
   int index = 1;
-  q.Bind(index++, experiment_id).Bind(index++, after_id);
+  q.Bind(index++, experiment_id);
+  q.Bind(index++, after_id);
   for (const auto& type : types) q.Bind(index++, type);
   q.Bind(index, limit);
   std::vector<Event> out;
