@@ -569,22 +569,6 @@ int Decisions(const DecisionsCommand& command) {
   return kExitOk;
 }
 
-// True when `owner` ("host:pid") names a process of this host that no longer runs (a zombie counts as gone),
-// as the orchestrator judges an owner before it takes an experiment over. Owners on other hosts are never
-// known to be gone here.
-bool OwnerGone(const std::string& owner) {
-  size_t colon = owner.rfind(':');
-  if (owner.empty() || colon == std::string::npos || owner.substr(0, colon) != HostName()) return false;
-  long pid = std::atol(owner.c_str() + colon + 1);
-  if (pid <= 0) return false;
-  if (::kill(static_cast<pid_t>(pid), 0) != 0 && errno != EPERM) return true;
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  size_t paren = stat.rfind(')');
-  return paren != std::string::npos && paren + 2 < stat.size() &&
-         (stat[paren + 2] == 'Z' || stat[paren + 2] == 'X');
-}
-
 struct NoteCommand {
   QueryOptions query;
   std::string text;

@@ -6,14 +6,13 @@
 
 #include "hyperion/common/text.h"
 #include "hyperion/experiment/event_types.h"
+#include "hyperion/orchestrator/orchestrator.h"
 
 namespace hyperion::cli {
 namespace {
 
 constexpr size_t kWhoWidth = 24;      // the "who" column at most, in characters
 constexpr size_t kMinTextWidth = 30;  // the last column keeps at least this much, however narrow the line
-// An owner silent for longer is taken for dead: Orchestrator::kStaleOwnerSeconds, which is private.
-constexpr double kStaleOwnerSeconds = 30;
 
 // Event type -> kind, in the order the header of decision_view.h lists them.
 const std::vector<std::pair<std::string, std::string>>& Kinds() {

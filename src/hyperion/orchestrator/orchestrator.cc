@@ -102,17 +102,6 @@ bool IsProcessOfTrial(int64_t pid, int64_t trial_id) {
   return env.find(needle) != std::string::npos;
 }
 
-// True for a running process; a zombie (killed, not yet reaped by its parent) counts as gone.
-bool IsLiveProcess(long pid) {
-  if (::kill(static_cast<pid_t>(pid), 0) != 0 && errno != EPERM) return false;
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  size_t paren = stat.rfind(')');
-  if (paren == std::string::npos || paren + 2 >= stat.size()) return true;
-  char state = stat[paren + 2];
-  return state != 'Z' && state != 'X';
-}
-
 // The strategy settings the stored config records (all but the seed, which has a message of its own), as
 // stored and as now. Settings an older version did not record are not compared.
 std::pair<std::string, std::string> StoredStrategyOptions(const Json& stored, const Json& current) {
@@ -190,6 +179,20 @@ Orchestrator::~Orchestrator() {
     ::usleep(20000);
   }
   if (slow_call_->thread.joinable()) slow_call_->thread.detach();
+}
+
+bool OwnerGone(const std::string& owner) {
+  size_t colon = owner.rfind(':');
+  if (owner.empty() || colon == std::string::npos || owner.substr(0, colon) != HostName()) return false;
+  long pid = std::atol(owner.c_str() + colon + 1);
+  if (pid <= 0) return false;
+  if (::kill(static_cast<pid_t>(pid), 0) != 0 && errno != EPERM) return true;
+  // A zombie (killed, not yet reaped by its parent) is gone too.
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  size_t paren = stat.rfind(')');
+  return paren != std::string::npos && paren + 2 < stat.size() &&
+         (stat[paren + 2] == 'Z' || stat[paren + 2] == 'X');
 }
 
 std::string HostName() {
@@ -296,11 +299,7 @@ Status Orchestrator::Claim(const ExperimentRecord& existing) {
   double now = WallSeconds();
   std::string dead_owner;
   if (!existing.owner.empty()) {
-    size_t colon = existing.owner.rfind(':');
-    std::string host = existing.owner.substr(0, colon);
-    long pid = colon == std::string::npos ? 0 : std::atol(existing.owner.c_str() + colon + 1);
-    bool alive_here = host == HostName() && pid > 0 && IsLiveProcess(pid);
-    if (host == HostName() && !alive_here) dead_owner = existing.owner;
+    if (OwnerGone(existing.owner)) dead_owner = existing.owner;
     double age = existing.heartbeat_at ? now - *existing.heartbeat_at : 1e9;
     if (dead_owner.empty() && age < kStaleOwnerSeconds) {
       return FailedPreconditionError("experiment '" + existing.name + "' is being run by " + existing.owner +

@@ -61,6 +61,13 @@ struct RunSummary {
 // This machine's name, as recorded in an experiment's owner.
 std::string HostName();
 
+// An owner whose heartbeat is older than this is taken for dead (it may run on another host).
+inline constexpr double kStaleOwnerSeconds = 30;
+
+// True when `owner` ("host:pid") names a process of this host that no longer runs (a zombie counts as
+// gone). Owners on other hosts are never known to be gone here: their heartbeat tells.
+bool OwnerGone(const std::string& owner);
+
 class Orchestrator {
  public:
   Orchestrator(RunSettings settings, Storage& storage, std::unique_ptr<Agent> agent,
@@ -130,8 +137,6 @@ class Orchestrator {
   // Makes this process the experiment's runner, or explains who runs it.
   Status Claim(const ExperimentRecord& existing);
 
-  // An owner whose heartbeat is older than this is taken for dead (it may run on another host).
-  static constexpr double kStaleOwnerSeconds = 30;
   static constexpr double kHeartbeatSeconds = 5;
   int RunningCount() const { return static_cast<int>(running_.size()); }
 
