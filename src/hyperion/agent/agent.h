@@ -104,6 +104,8 @@ class Agent {
   virtual ~Agent() = default;
   // Recorded with the experiment as its strategy; a resume with another is refused.
   virtual std::string Name() const = 0;
+  // How rationales and the trace name it when it decides for another agent ("analyst"); Name() by default.
+  virtual std::string DisplayName() const { return Name(); }
   virtual AgentReply Decide(const AgentContext& context) = 0;
   // True when Decide() may take seconds (a network call): it then runs off the loop thread.
   virtual bool Slow() const { return false; }

@@ -34,6 +34,7 @@ class Analyst : public Agent {
  public:
   explicit Analyst(const ExperimentConfig& config);
   std::string Name() const override { return "agent"; }
+  std::string DisplayName() const override { return "analyst"; }
   AgentReply Decide(const AgentContext& context) override;
   std::set<int64_t> Frontier(const AgentContext& context) const override;
   // The analyst's view of the experiment with up to `suggestions` proposals.

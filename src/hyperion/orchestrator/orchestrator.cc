@@ -681,7 +681,7 @@ Status Orchestrator::DriveSlowAgent() {
   Agent* fallback = agent_->Fallback();
   if (!fallback || !slow_call_ || FreeSlots() <= 0 || now - slow_call_->started < agent_->FallbackAfter())
     return Status::Ok();
-  const std::string by = fallback->Name() + " (fallback: " + agent_->Name() + " had not answered after " +
+  const std::string by = fallback->DisplayName() + " (fallback: " + agent_->Name() + " had not answered after " +
                          FormatDuration(now - slow_call_->started) + ")";
   for (int round = 0; round < config_.parallel + kMaxRejectionsInARow && FreeSlots() > 0; ++round) {
     AgentReply reply = fallback->Decide(Context(FreeSlots()));
