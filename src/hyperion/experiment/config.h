@@ -57,7 +57,7 @@ struct Training {
 };
 
 struct StrategyConfig {
-  std::string type = "random";
+  std::string type = "agent";  // the built-in analyst
   std::optional<uint64_t> seed;  // chosen at random and recorded when not given
   int grid_resolution = 5;       // grid: values per continuous parameter
   bool multivariate = false;     // tpe: one joint density instead of one per parameter
