@@ -125,6 +125,9 @@ class LlmAgentEndToEndTest(HyperionTestCase):
         self.assertTrue({500, 429} <= http, http)
         ok = [e for e in exchanges if e["status"] == "ok"]
         self.assertTrue(all(isinstance(e["prompt_tokens"], int) and e["prompt_tokens"] > 0 for e in ok), ok)
+        # A fallback decides on the experiment as it is now, not on the seconds-old snapshot of the failed call.
+        rejected = [e["reason"] for e in self.events("decision_rejected")]
+        self.assertFalse([r for r in rejected if "already ran" in r], rejected)
         fallbacks = self.events("agent_fallback")
         self.assertGreaterEqual(len(fallbacks), 4)
         reasons = " | ".join(f["decided_by"] for f in fallbacks)

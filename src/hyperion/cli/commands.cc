@@ -242,8 +242,10 @@ int Run(const RunOptions& options) {
   std::printf("stored in %s; see `hyperion trials --storage %s`\n", (*storage)->Url().c_str(),
               (*storage)->Url().c_str());
   if (summary->stop_signal || summary->experiment.status == "interrupted") {
-    std::printf("continue it with `hyperion run %s%s --resume`\n", options.config.c_str(),
-                options.storage.empty() ? "" : (" --storage " + options.storage).c_str());
+    // Everything that chose this experiment goes into the hint, so following it resumes this one.
+    std::string extra = options.storage.empty() ? "" : " --storage " + options.storage;
+    if (!options.experiment.empty()) extra += " --experiment " + options.experiment;
+    std::printf("continue it with `hyperion run %s%s --resume`\n", options.config.c_str(), extra.c_str());
   }
   if (summary->stop_signal) return 128 + summary->stop_signal;
   return summary->best ? kExitOk : kExitFailure;
@@ -695,9 +697,20 @@ int Main(int argc, char** argv) {
 
   try {
     app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e) == 0 ? kExitOk : kExitUsage;
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e) == 0 ? kExitOk : kExitUsage;
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e) == 0 ? kExitOk : kExitUsage;
   } catch (const CLI::ParseError& e) {
-    int code = app.exit(e);
-    return code == 0 ? kExitOk : kExitUsage;
+    // Errors keep the one-line shape of every other error, with where to look for the right form.
+    std::string command;
+    for (const CLI::App* sub : app.get_subcommands()) command = " " + sub->get_name();
+    std::string message = e.what();
+    std::replace(message.begin(), message.end(), '\n', ' ');
+    std::fprintf(stderr, "hyperion: %s; see `hyperion%s --help`\n", message.c_str(), command.c_str());
+    return kExitUsage;
   }
   if (run_cmd->parsed()) return Run(run);
   if (status_cmd->parsed()) return Status_(status);

@@ -574,9 +574,7 @@ Status Orchestrator::FillSlots() {
     return Status::Ok();
   }
   HYP_RETURN_IF_ERROR(LaunchPending());
-  if (config_.budget.max_trials && static_cast<int64_t>(trials_.size()) >= *config_.budget.max_trials) {
-    StopProposing("budget reached: " + std::to_string(*config_.budget.max_trials) + " trials", true);
-  }
+  CheckTrialBudget();
   if (agent_->Slow()) return proposals_done_ ? Status::Ok() : DriveSlowAgent();
   // A fast agent is still asked about what happens after the last proposal (prunes, priorities).
   return AskAgent();
@@ -610,9 +608,7 @@ Status Orchestrator::AskAgent() {
     last_agent_call_ = now;
     HYP_ASSIGN_OR_RETURN(int created, ApplyReply(std::move(reply), agent_->Name()));
     HYP_RETURN_IF_ERROR(LaunchPending());
-    if (config_.budget.max_trials && static_cast<int64_t>(trials_.size()) >= *config_.budget.max_trials) {
-      StopProposing("budget reached: " + std::to_string(*config_.budget.max_trials) + " trials", true);
-    }
+    CheckTrialBudget();
     // It waits, only pruned, or can propose no more.
     if (free <= 0 || proposals_done_ || (created == 0 && rejections_in_a_row_ == 0)) break;
   }
@@ -630,8 +626,13 @@ Status Orchestrator::DriveSlowAgent() {
     if (reply) {
       slow_call_->thread.join();
       slow_call_.reset();
+      const std::string fell_back = reply->decided_by;
+      // The slow agent's own fallback decided on the snapshot the call was given, which may be seconds old:
+      // its proposals are made again below by the loop thread's fallback, which sees every trial since.
+      if (!fell_back.empty() && agent_->Fallback()) reply->proposals.clear();
       HYP_RETURN_IF_ERROR(ApplyReply(std::move(*reply), agent_->Name()).status());
       HYP_RETURN_IF_ERROR(LaunchPending());
+      if (!fell_back.empty() && agent_->Fallback()) HYP_RETURN_IF_ERROR(FillFromFallback(fell_back));
     }
   }
   if (proposals_done_ || stopping_) return Status::Ok();
@@ -681,16 +682,27 @@ Status Orchestrator::DriveSlowAgent() {
   Agent* fallback = agent_->Fallback();
   if (!fallback || !slow_call_ || FreeSlots() <= 0 || now - slow_call_->started < agent_->FallbackAfter())
     return Status::Ok();
-  const std::string by = fallback->DisplayName() + " (fallback: " + agent_->Name() + " had not answered after " +
-                         FormatDuration(now - slow_call_->started) + ")";
-  for (int round = 0; round < config_.parallel + kMaxRejectionsInARow && FreeSlots() > 0; ++round) {
+  return FillFromFallback(fallback->DisplayName() + " (fallback: " + agent_->Name() +
+                          " had not answered after " + FormatDuration(now - slow_call_->started) + ")");
+}
+
+Status Orchestrator::FillFromFallback(const std::string& by) {
+  Agent* fallback = agent_->Fallback();
+  for (int round = 0; round < config_.parallel + kMaxRejectionsInARow && FreeSlots() > 0 && !proposals_done_;
+       ++round) {
     AgentReply reply = fallback->Decide(Context(FreeSlots()));
     reply.decided_by = by;
     HYP_ASSIGN_OR_RETURN(int created, ApplyReply(std::move(reply), agent_->Name()));
     HYP_RETURN_IF_ERROR(LaunchPending());
+    CheckTrialBudget();
     if (proposals_done_ || (created == 0 && rejections_in_a_row_ == 0)) break;
   }
   return Status::Ok();
+}
+
+void Orchestrator::CheckTrialBudget() {
+  if (config_.budget.max_trials && static_cast<int64_t>(trials_.size()) >= *config_.budget.max_trials)
+    StopProposing("budget reached: " + std::to_string(*config_.budget.max_trials) + " trials", true);
 }
 
 Status Orchestrator::CheckProposal(const Proposal& p) const {
@@ -748,6 +760,12 @@ Result<int> Orchestrator::ApplyReply(AgentReply reply, const std::string& agent_
   if (!reply.decided_by.empty()) {
     HYP_RETURN_IF_ERROR(Record(Event{0, 0, std::nullopt, 0, events::kAgentFallback,
                                      Json{{"agent", agent_name}, {"decided_by", reply.decided_by}}}));
+    if (!warned_fallback_) {
+      // Once: a run whose agent never answers must not look like a normal run (the end says how many).
+      warned_fallback_ = true;
+      observer_.OnMessage(agent_name + " did not decide: " + reply.decided_by +
+                          "; the fallback decides whenever it cannot (see `hyperion decisions`)");
+    }
   }
   // The notes this reply answers go with its first recorded decision.
   Json notes = Json::array();
@@ -834,6 +852,7 @@ Result<int> Orchestrator::ApplyReply(AgentReply reply, const std::string& agent_
     trials_.push_back(std::move(made).value());
     Remember(event);
     ++created;
+    ++(by == agent_name ? decided_by_agent_ : decided_by_fallback_);
   }
   if (reply.stop && !proposals_done_) {
     StopProposing(reply.stop->rationale, false);
@@ -1228,6 +1247,12 @@ Result<RunSummary> Orchestrator::Run() {
     (void)storage_.SetExperimentStatus(experiment_.id, "failed", WallSeconds());
     (void)storage_.ReleaseExperiment(experiment_.id, owner_);
     return loop;
+  }
+  if (decided_by_fallback_ > 0) {
+    observer_.OnMessage(
+        agent_->Name() + " decided " + std::to_string(decided_by_agent_) + " of the " +
+        std::to_string(decided_by_agent_ + decided_by_fallback_) +
+        " trials proposed in this run; its fallback decided the rest (see `hyperion decisions`)");
   }
   RunSummary summary;
   summary.stop_signal = stop_signal_;

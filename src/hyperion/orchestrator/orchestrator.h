@@ -99,6 +99,8 @@ class Orchestrator {
   // Starts pending trials (the agent's queue, retries, resumed ones) while slots are free.
   Status LaunchPending();
   Status DriveSlowAgent();
+  // Fills free slots from the slow agent's fallback; `by` names it and says why it decides.
+  Status FillFromFallback(const std::string& by);
   // Validates and applies one reply, recording each decision (applied or rejected) in the event log.
   // Returns how many proposals became trials.
   Result<int> ApplyReply(AgentReply reply, const std::string& decided_by);
@@ -129,6 +131,8 @@ class Orchestrator {
   void StopAll(TrialState end_state, const std::string& reason, bool immediately);
   Status SaveTrial(const Trial& trial, const std::string& event_type, Json payload);
   void StopProposing(const std::string& reason, bool budget);
+  // Stops proposing once budget.max_trials trials exist.
+  void CheckTrialBudget();
   Status RecoverUnfinished();
   Trial* FindTrial(int64_t id);
   std::optional<Trial> Best() const;
@@ -178,6 +182,9 @@ class Orchestrator {
   int rejections_in_a_row_ = 0;          // proposals rejected since the last accepted one
   std::shared_ptr<SlowCall> slow_call_;  // the slow agent's call in flight, if any
   double last_agent_call_ = 0;           // monotonic
+  bool warned_fallback_ = false;         // the run said once that a fallback decided
+  int decided_by_agent_ = 0;             // trials this run created from the agent's own proposals
+  int decided_by_fallback_ = 0;          // and from its fallback's
   static constexpr int kMaxRejectionsInARow = 5;
 };
 

@@ -366,6 +366,7 @@ TEST_F(OrchestratorAgentTest, ASlowAgentsFreeSlotsAreFilledByItsFallbackAndTheRu
     EXPECT_EQ(by.rfind("analyst (fallback: llm had not answered after", 0), 0u) << by;
   }
   EXPECT_GE(EventsOf(events::kAgentFallback).size(), 2u);
+  EXPECT_TRUE(EventsOf(events::kDecisionRejected).empty());  // the spent budget stops the fallback cleanly
 }
 
 TEST_F(OrchestratorAgentTest, ASlowAgentThatAnswersInTimeDecidesEveryTrial) {
