@@ -85,10 +85,11 @@ class GraphCliTest(HyperionTestCase):
             self.assertEqual(lines[4], "   params     x=%s depth=%d" % ("%.4g" % t["params"]["x"], t["params"]["depth"]))
             self.assertTrue(lines[5].startswith("   checkpoint /"), lines[5])
             self.assertTrue(lines[5].endswith("/trial-0003/checkpoint"), lines[5])
-            self.assertEqual(lines[6], "   rationale  " + t["rationale"])
-            self.assertTrue(lines[7].startswith("   evidence   "), lines[7])
-            self.assertEqual(json.loads(lines[7][len("   evidence   "):]), t["evidence"])
-            self.assertEqual(len(lines), 8, r.stdout)
+            self.assertEqual(lines[6], "   decided by random")
+            self.assertEqual(lines[7], "   rationale  " + t["rationale"])
+            self.assertTrue(lines[8].startswith("   evidence   "), lines[8])
+            self.assertEqual(json.loads(lines[8][len("   evidence   "):]), t["evidence"])
+            self.assertEqual(len(lines), 9, r.stdout)
 
     def test_trace_json(self):
         r = self.cli("trace", "3", "--json")
@@ -105,6 +106,8 @@ class GraphCliTest(HyperionTestCase):
         self.assertEqual(node["changed"], {name: {"to": v} for name, v in stored["params"].items()})
         self.assertEqual(node["other_parents"], [])
         self.assertEqual(node["decisions"], [])
+        self.assertEqual(node["decided_by"], "random")
+        self.assertEqual(node["notes"], [])
 
     def test_unknown_trial_and_bad_input(self):
         r = self.cli("trace", "999")

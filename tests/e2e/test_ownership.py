@@ -282,7 +282,7 @@ class ResumeChecksTest(OwnershipTestCase):
             ("max.yaml", QUICK % ("loss", "max"), (), "objective"),
             ("acc.yaml", QUICK % ("acc", "min"), (), "objective"),
             ("seed.yaml", QUICK % ("loss", "min"), ("--seed", "43"), "seed 42"),
-            ("cfgseed.yaml", QUICK % ("loss", "min") + "strategy: {type: random, seed: 7}\n", (), "seed"),
+            ("cfgseed.yaml", QUICK % ("loss", "min") + "strategy: {seed: 7}\n", (), "seed"),
         ]
         for name, text, args, word in refusals:
             with self.subTest(config=name, args=args):

@@ -48,8 +48,9 @@ struct AgentContext {
   const std::vector<Trial>& trials;  // every trial, any state, by number
   // The objective's finite reports of each trial's latest attempt, by trial id, in report order.
   const std::map<int64_t, std::vector<StepValue>>& curves;
-  // Earlier decisions as stored, oldest first: events of the decision types (trial_proposed, trial_pruned,
-  // prune_requested, trial_prioritised, agent_stopped, decision_rejected, agent_fallback).
+  // Earlier decisions as stored, oldest first: events of the decision types (trial_pruned, prune_requested,
+  // trial_prioritised, agent_stopped, decision_rejected, agent_fallback). Proposals are the trials
+  // themselves.
   const std::vector<Event>& decisions;
   const std::vector<Note>& notes;  // oldest first
   // What happened since the agent was last called (trial started, completed, failed, pruned, ...).
@@ -88,7 +89,8 @@ struct AgentReply {
   std::optional<StopDecision> stop;
   // No proposal although slots are free: why (a strategy waiting for results). Empty otherwise.
   std::string wait_reason;
-  // Who decided, when not the agent itself: "analyst (fallback: the LLM reply was not JSON)".
+  // Who decided, set only when a fallback decided instead of the agent: "analyst (fallback: the LLM reply
+  // was not JSON)". The orchestrator records an agent_fallback event for it.
   std::string decided_by;
   // One entry per call of an outside service (an LLM): model, messages, reply, tokens, latency, error.
   // Stored as agent_exchange events.
@@ -102,11 +104,17 @@ class Agent {
   virtual ~Agent() = default;
   // Recorded with the experiment as its strategy; a resume with another is refused.
   virtual std::string Name() const = 0;
+  // How rationales and the trace name it when it decides for another agent ("analyst"); Name() by default.
+  virtual std::string DisplayName() const { return Name(); }
   virtual AgentReply Decide(const AgentContext& context) = 0;
   // True when Decide() may take seconds (a network call): it then runs off the loop thread.
   virtual bool Slow() const { return false; }
   // Decides for free slots while a slow call is out; nullptr when the agent is fast.
   virtual Agent* Fallback() { return nullptr; }
+  // Seconds a free slot waits for a slow call's reply before the fallback fills it.
+  virtual double FallbackAfter() const { return 0; }
+  // Asks a Decide() running on another thread to return soon (the run is stopping). Any thread.
+  virtual void Cancel() {}
   // The finished trials the agent may still branch from: their checkpoints are kept whatever the retention
   // rule says.
   virtual std::set<int64_t> Frontier(const AgentContext& /*context*/) const { return {}; }

@@ -62,6 +62,7 @@ class Analyst : public Agent {
  public:
   explicit Analyst(const ExperimentConfig& config);
   std::string Name() const override { return "agent"; }
+  std::string DisplayName() const override { return "analyst"; }
   AgentReply Decide(const AgentContext& context) override;
   // The best 6 completed trials: the ones branches and merges are drawn from.
   std::set<int64_t> Frontier(const AgentContext& context) const override;

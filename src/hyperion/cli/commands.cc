@@ -1,23 +1,28 @@
 #include "hyperion/cli/commands.h"
 
 #include <signal.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <cerrno>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <iterator>
 
+#include "hyperion/agent/agent.h"
+#include "hyperion/cli/decision_view.h"
 #include "hyperion/cli/graph_view.h"
 #include "hyperion/cli/progress.h"
 #include "hyperion/common/clock.h"
 #include "hyperion/common/text.h"
 #include "hyperion/executor/local_executor.h"
+#include "hyperion/experiment/event_types.h"
 #include "hyperion/experiment/ranking.h"
 #include "hyperion/orchestrator/orchestrator.h"
 #include "hyperion/storage/storage.h"
-#include "hyperion/strategy/strategy.h"
 
 #ifndef HYPERION_PYTHON_CLIENT_DIR
 #define HYPERION_PYTHON_CLIENT_DIR ""
@@ -194,8 +199,8 @@ int Run(const RunOptions& options) {
   std::string storage_url = !options.storage.empty()  ? options.storage
                             : !config.storage.empty() ? config.storage
                                                       : DefaultStorage();
-  auto strategy = MakeStrategy(config.strategy);
-  if (!strategy.ok()) return Fail(strategy.status(), kExitUsage);
+  auto agent = MakeAgent(config);
+  if (!agent.ok()) return Fail(agent.status(), kExitUsage);
   RunSettings settings;
   settings.config = config;
   settings.output_dir = fs::absolute(!options.output_dir.empty()  ? options.output_dir
@@ -214,8 +219,8 @@ int Run(const RunOptions& options) {
   settings.python_client_dir = client && *client ? client : HYPERION_PYTHON_CLIENT_DIR;
 
   ConsoleProgress progress(stdout, settings.config, options.quiet);
-  Orchestrator orchestrator(settings, **storage, std::move(strategy).value(),
-                            std::make_unique<LocalExecutor>(), progress);
+  Orchestrator orchestrator(settings, **storage, std::move(agent).value(), std::make_unique<LocalExecutor>(),
+                            progress);
   double started = MonotonicSeconds();
   auto summary = orchestrator.Run();
   progress.Finish();
@@ -237,8 +242,10 @@ int Run(const RunOptions& options) {
   std::printf("stored in %s; see `hyperion trials --storage %s`\n", (*storage)->Url().c_str(),
               (*storage)->Url().c_str());
   if (summary->stop_signal || summary->experiment.status == "interrupted") {
-    std::printf("continue it with `hyperion run %s%s --resume`\n", options.config.c_str(),
-                options.storage.empty() ? "" : (" --storage " + options.storage).c_str());
+    // Everything that chose this experiment goes into the hint, so following it resumes this one.
+    std::string extra = options.storage.empty() ? "" : " --storage " + options.storage;
+    if (!options.experiment.empty()) extra += " --experiment " + options.experiment;
+    std::printf("continue it with `hyperion run %s%s --resume`\n", options.config.c_str(), extra.c_str());
   }
   if (summary->stop_signal) return 128 + summary->stop_signal;
   return summary->best ? kExitOk : kExitFailure;
@@ -457,24 +464,31 @@ int Show(const QueryOptions& options) {
   return kExitOk;
 }
 
-// The whole experiment for the graph views: its trials and its event log.
-Result<GraphData> LoadGraph(const QueryOptions& options) {
+// The experiment's events of `types` (all when empty), oldest first, read in pages.
+Result<std::vector<Event>> LoadEvents(Storage& storage, int64_t experiment_id,
+                                      const std::vector<std::string>& types) {
+  constexpr int kPage = 10000;
+  std::vector<Event> events;
+  int64_t after = 0;
+  while (true) {
+    HYP_ASSIGN_OR_RETURN(auto page, storage.ListEvents(experiment_id, after, kPage, types));
+    if (page.empty()) break;
+    after = page.back().id;
+    bool full = static_cast<int>(page.size()) == kPage;
+    events.insert(events.end(), std::make_move_iterator(page.begin()), std::make_move_iterator(page.end()));
+    if (!full) break;
+  }
+  return events;
+}
+
+// The whole experiment for the graph and decision views: its trials and its event log (only the events of
+// `types` when that is not empty).
+Result<GraphData> LoadGraph(const QueryOptions& options, const std::vector<std::string>& types = {}) {
   HYP_ASSIGN_OR_RETURN(auto loaded, LoadTrials(options));
   GraphData data;
   data.experiment = loaded.loaded.experiment;
   data.trials = std::move(loaded.trials);
-  Storage& storage = *loaded.loaded.storage;
-  constexpr int kPage = 10000;
-  int64_t after = 0;
-  while (true) {
-    HYP_ASSIGN_OR_RETURN(auto page, storage.ListEvents(data.experiment.id, after, kPage));
-    if (page.empty()) break;
-    after = page.back().id;
-    bool full = static_cast<int>(page.size()) == kPage;
-    data.events.insert(data.events.end(), std::make_move_iterator(page.begin()),
-                       std::make_move_iterator(page.end()));
-    if (!full) break;
-  }
+  HYP_ASSIGN_OR_RETURN(data.events, LoadEvents(*loaded.loaded.storage, data.experiment.id, types));
   return data;
 }
 
@@ -516,6 +530,71 @@ int Trace(const QueryOptions& options) {
   return kExitOk;
 }
 
+// The width text output may take: the terminal's, else $COLUMNS, else 120 columns.
+size_t OutputWidth() {
+  struct winsize size {};
+  if (::isatty(STDOUT_FILENO) == 1 && ::ioctl(STDOUT_FILENO, TIOCGWINSZ, &size) == 0 && size.ws_col > 0)
+    return size.ws_col;
+  if (const char* columns = std::getenv("COLUMNS")) {
+    char* end = nullptr;
+    long n = std::strtol(columns, &end, 10);
+    if (end != columns && *end == '\0' && n > 0 && n < 10000) return static_cast<size_t>(n);
+  }
+  return 120;
+}
+
+struct DecisionsCommand {
+  QueryOptions query;
+  std::optional<int64_t> limit;
+};
+
+int Decisions(const DecisionsCommand& command) {
+  DecisionOptions options;
+  if (!command.query.trial.empty()) {
+    auto number = ParseTrialNumber(command.query.trial, "decisions --trial");
+    if (!number.ok()) return Fail(number.status(), kExitUsage);
+    options.trial = *number;
+  }
+  if (command.limit) options.limit = static_cast<size_t>(*command.limit);
+  auto data = LoadGraph(command.query, DecisionEventTypes());
+  if (!data.ok()) return FailLookup(data.status());
+  if (options.trial) {
+    if (auto found = FindTrial(data->experiment, data->trials, *options.trial); !found.ok())
+      return FailLookup(found.status());
+  }
+  if (command.query.json) {
+    PrintJson(DecisionsJson(*data, options));
+    return kExitOk;
+  }
+  options.width = OutputWidth();
+  std::fputs(RenderDecisions(*data, options).c_str(), stdout);
+  return kExitOk;
+}
+
+struct NoteCommand {
+  QueryOptions query;
+  std::string text;
+};
+
+// The one write of the query-style commands: a `note` event. Never creates a database.
+int Note(const NoteCommand& command) {
+  auto text = CheckNoteText(command.text);
+  if (!text.ok()) return Fail(text.status(), kExitUsage);
+  auto loaded = LoadExperiment(command.query.storage.empty() ? DefaultStorage() : command.query.storage,
+                               command.query.experiment);
+  if (!loaded.ok()) return FailLookup(loaded.status());
+  const ExperimentRecord& experiment = loaded->experiment;
+  Event note;
+  note.experiment_id = experiment.id;
+  note.time = WallSeconds();
+  note.type = events::kNote;
+  note.payload = Json{{"text", *text}};
+  auto id = loaded->storage->AppendEvent(note);
+  if (!id.ok()) return Fail(id.status().WithContext("storing the note"));
+  std::printf("%s\n", NoteStoredText(experiment, *id, WallSeconds(), OwnerGone(experiment.owner)).c_str());
+  return kExitOk;
+}
+
 void AddQueryOptions(CLI::App* command, QueryOptions& options, bool with_json) {
   command->add_option("--storage", options.storage,
                       "experiment database: sqlite:///path/to/file.db or a path (default ./hyperion.db, or "
@@ -534,8 +613,9 @@ int Main(int argc, char** argv) {
   app.require_subcommand(1);
   app.footer(
       "Examples:\n  hyperion run examples/digits/hyperion.yaml --parallel 2\n  hyperion trials --json\n"
-      "  hyperion best\n  hyperion show 3\n  hyperion tree\n  hyperion trace 12\n\nSee README.md for the "
-      "config reference.");
+      "  hyperion best\n  hyperion show 3\n  hyperion tree\n  hyperion trace 12\n  hyperion decisions "
+      "--limit 20\n"
+      "  hyperion note \"lr above 0.1 diverges; stay below it\"\n\nSee README.md for the config reference.");
 
   RunOptions run;
   auto* run_cmd =
@@ -563,30 +643,74 @@ int Main(int argc, char** argv) {
   auto* status_cmd =
       app.add_subcommand("status", "Experiments in the database, their trial counts and best trials");
   AddQueryOptions(status_cmd, status, true);
+  status_cmd->footer("Example:\n  hyperion status --storage sqlite:///tmp/h.db");
   auto* trials_cmd =
       app.add_subcommand("trials", "The trials of an experiment: state, value, operator, params");
   AddQueryOptions(trials_cmd, trials, true);
+  trials_cmd->footer("Example:\n  hyperion trials --experiment digits --json");
   auto* best_cmd = app.add_subcommand("best", "The best completed trial of an experiment");
   AddQueryOptions(best_cmd, best, true);
+  best_cmd->footer("Example:\n  hyperion best --experiment digits");
   auto* show_cmd = app.add_subcommand("show", "Everything about one trial: params, reports, reason, folder");
   show_cmd->add_option("trial", show.trial, "trial number, e.g. 3 or #3")->required();
   AddQueryOptions(show_cmd, show, true);
+  show_cmd->footer("Example:\n  hyperion show 3");
 
   QueryOptions tree, trace;
   auto* tree_cmd = app.add_subcommand(
       "tree", "The experiment graph: every trial under its primary parent, with merges, prunes and the best");
   AddQueryOptions(tree_cmd, tree, true);
+  tree_cmd->footer("Example:\n  hyperion tree --experiment digits");
   auto* trace_cmd = app.add_subcommand(
       "trace",
-      "The lineage of one trial from its root: what changed at each step, why, and what was decided");
+      "The lineage of one trial from its root: what changed at each step, why, who decided it, and what was "
+      "decided about it since");
   trace_cmd->add_option("trial", trace.trial, "trial number, e.g. 12 or #12")->required();
   AddQueryOptions(trace_cmd, trace, true);
+  trace_cmd->footer("Example:\n  hyperion trace 12 --json");
+
+  DecisionsCommand decisions;
+  auto* decisions_cmd = app.add_subcommand(
+      "decisions",
+      "The agent's decisions over time, oldest first: proposals, prunes, priorities, stops, rejected "
+      "decisions with the reason, fallbacks, LLM calls and notes");
+  AddQueryOptions(decisions_cmd, decisions.query, true);
+  decisions_cmd->add_option("--limit", decisions.limit, "only the latest N entries")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
+  decisions_cmd->add_option("--trial", decisions.query.trial,
+                            "only the entries about this trial, e.g. 4 or #4");
+  decisions_cmd->footer(
+      "Examples:\n  hyperion decisions --limit 20\n  hyperion decisions --trial 4 --json\n\nSee "
+      "docs/decisions.md.");
+
+  NoteCommand note;
+  auto* note_cmd = app.add_subcommand(
+      "note",
+      "Hand the experiment's agent a hint: a running agent reads it within a second and answers it in its "
+      "next rationale; a stopped experiment's agent reads it on --resume");
+  note_cmd->add_option("text", note.text, "the hint, in words (quote it)")->required();
+  AddQueryOptions(note_cmd, note.query, false);
+  note_cmd->footer(
+      "Example:\n  hyperion note \"lr above 0.1 diverges; stay below it\" --experiment digits\n\nA text that "
+      "starts with '-' goes last, after the options and --:\n  hyperion note --experiment digits -- \"-0.5 "
+      "is the best momentum\"");
 
   try {
     app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e) == 0 ? kExitOk : kExitUsage;
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e) == 0 ? kExitOk : kExitUsage;
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e) == 0 ? kExitOk : kExitUsage;
   } catch (const CLI::ParseError& e) {
-    int code = app.exit(e);
-    return code == 0 ? kExitOk : kExitUsage;
+    // Errors keep the one-line shape of every other error, with where to look for the right form.
+    std::string command;
+    for (const CLI::App* sub : app.get_subcommands()) command = " " + sub->get_name();
+    std::string message = e.what();
+    std::replace(message.begin(), message.end(), '\n', ' ');
+    std::fprintf(stderr, "hyperion: %s; see `hyperion%s --help`\n", message.c_str(), command.c_str());
+    return kExitUsage;
   }
   if (run_cmd->parsed()) return Run(run);
   if (status_cmd->parsed()) return Status_(status);
@@ -595,6 +719,8 @@ int Main(int argc, char** argv) {
   if (show_cmd->parsed()) return Show(show);
   if (tree_cmd->parsed()) return Tree(tree);
   if (trace_cmd->parsed()) return Trace(trace);
+  if (decisions_cmd->parsed()) return Decisions(decisions);
+  if (note_cmd->parsed()) return Note(note);
   return kExitUsage;
 }
 

@@ -170,6 +170,28 @@ class Graph {
     return reason;
   }
 
+  // Who decided to make the trial: the agent of its trial_proposed event; empty when none says.
+  std::string DecidedBy(const Trial& t) const {
+    for (const Event* e : Events(t))
+      if (e->type == "trial_proposed" && e->payload.contains("agent") && e->payload["agent"].is_string())
+        return e->payload["agent"].get<std::string>();
+    return "";
+  }
+
+  // The notes a decision answered (its payload's "notes", as note events); ids that name no note are left
+  // out.
+  std::vector<const Event*> NotesAnswered(const Event& e) const {
+    std::vector<const Event*> out;
+    const Json answered = e.payload.is_object() ? e.payload.value("notes", Json()) : Json();
+    if (!answered.is_array()) return out;
+    for (const auto& id : answered) {
+      if (!id.is_number_integer()) continue;
+      auto it = notes_.find(id.get<int64_t>());
+      if (it != notes_.end()) out.push_back(it->second);
+    }
+    return out;
+  }
+
   // Root first.
   std::vector<const Trial*> Lineage(const Trial& t) const {
     std::vector<const Trial*> out{&t};
@@ -237,6 +259,7 @@ class Graph {
       else if (e.trial_id)
         if (const Trial* t = FindId(*e.trial_id)) number = t->number;
       if (number) events_[*number].push_back(&e);
+      if (e.type == "note") notes_[e.id] = &e;
     }
   }
 
@@ -250,6 +273,7 @@ class Graph {
   std::map<int64_t, int> depth_;
   std::map<int64_t, std::vector<ChildLine>> lines_;
   std::map<int64_t, std::vector<const Event*>> events_;
+  std::map<int64_t, const Event*> notes_;  // note events by id
   std::optional<int64_t> best_;
 };
 
@@ -378,21 +402,27 @@ Json ChangedJson(const Trial& t, const Trial* parent) {
   return out;
 }
 
+// The events about a trial after it was made that the trace lists under it.
 bool IsDecision(const Event& e) {
-  return e.type == "trial_pruned" || e.type == "trial_promoted" || e.type == "checkpoint_removed";
+  return e.type == "trial_pruned" || e.type == "trial_promoted" || e.type == "checkpoint_removed" ||
+         e.type == "prune_requested" || e.type == "trial_prioritised";
 }
 
 Json DecisionJson(const Event& e) {
   auto field = [&](const char* key, Json fallback) {
     return e.payload.is_object() && e.payload.contains(key) ? e.payload[key] : fallback;
   };
-  // Retention records no source of its own: it is the one component that removes checkpoints.
+  // Retention records no source of its own: it is the one component that removes checkpoints. A
+  // prioritisation names its agent and its rationale, as a proposal does.
+  const bool priority = e.type == "trial_prioritised";
   Json j{{"type", e.type},
-         {"source", field("source", e.type == "checkpoint_removed" ? Json("retention") : Json())},
-         {"reason", field("reason", Json())},
+         {"source", priority ? field("agent", Json())
+                             : field("source", e.type == "checkpoint_removed" ? Json("retention") : Json())},
+         {"reason", field(priority ? "rationale" : "reason", Json())},
          {"evidence", field("evidence", Json::object())},
          {"time", e.time}};
   if (e.type == "checkpoint_removed") j["path"] = field("path", Json());
+  if (priority) j["priority"] = field("priority", Json());
   return j;
 }
 
@@ -419,6 +449,7 @@ std::string DecisionText(const Event& e) {
     if (d["path"].is_string()) text += " " + d["path"].get<std::string>();
     if (d["reason"].is_string()) text += ": " + OneLine(d["reason"].get<std::string>());
   } else {
+    if (e.type == "trial_prioritised") text += "set to " + ValueText(d["priority"]) + ": ";
     text += d["reason"].is_string() ? OneLine(d["reason"].get<std::string>()) : "(no reason recorded)";
   }
   if (std::string ev = EvidenceText(d["evidence"]); !ev.empty()) text += "  " + ev;
@@ -428,7 +459,20 @@ std::string DecisionText(const Event& e) {
 std::string DecisionLabel(const std::string& type) {
   if (type == "trial_pruned") return "pruned";
   if (type == "trial_promoted") return "promoted";
+  if (type == "prune_requested") return "stop asked";
+  if (type == "trial_prioritised") return "priority";
   return "removed";
+}
+
+// A note's text; empty when its payload holds none.
+std::string NoteText(const Event& note) {
+  const Json& p = note.payload;
+  return p.is_object() && p.contains("text") && p["text"].is_string() ? p["text"].get<std::string>() : "";
+}
+
+// Notes a decision answered, with the type of that decision, for the trace JSON.
+Json NoteJson(const Event& note, const Event& decision) {
+  return Json{{"id", note.id}, {"text", NoteText(note)}, {"time", note.time}, {"answered_by", decision.type}};
 }
 
 // One trial of a trace: its tree line, then labelled fields, each behind a rail while the lineage goes on.
@@ -454,8 +498,15 @@ std::string TraceBlock(const Graph& g, const Trial& t, const Trial* parent, bool
   }
   if (!t.restore_from.empty()) field("restored", t.restore_from);
   if (!t.checkpoint_dir.empty()) field("checkpoint", t.checkpoint_dir);
+  auto answers = [&](const Event& decision) {
+    for (const Event* note : g.NotesAnswered(decision))
+      field("answers", "note \"" + OneLine(NoteText(*note)) + "\"");
+  };
+  if (std::string by = g.DecidedBy(t); !by.empty()) field("decided by", by);
   if (!t.rationale.empty()) field("rationale", OneLine(t.rationale));
   if (std::string ev = EvidenceText(t.evidence); !ev.empty()) field("evidence", ev);
+  for (const Event* e : g.Events(t))
+    if (e->type == "trial_proposed") answers(*e);
   for (const Trial* other : g.OtherParents(t)) {
     std::string text = Num(other->number) + " " + StateValue(*other, color) + "  " + other->op;
     if (!other->rationale.empty()) text += ": " + OneLine(other->rationale);
@@ -466,6 +517,7 @@ std::string TraceBlock(const Graph& g, const Trial& t, const Trial* parent, bool
     if (!IsDecision(*e)) continue;
     pruned_event |= e->type == "trial_pruned";
     field(DecisionLabel(e->type), DecisionText(*e));
+    answers(*e);
   }
   // The stored reason, unless a prune event already said it.
   if (!t.error.empty() && !(t.state == TrialState::kPruned && pruned_event))
@@ -633,10 +685,15 @@ Result<Json> TraceJson(const GraphData& data, int64_t number) {
     Json others = Json::array();
     for (const Trial* other : g.OtherParents(*t)) others.push_back(OtherParentJson(*other));
     j["other_parents"] = others;
-    Json decisions = Json::array();
-    for (const Event* e : g.Events(*t))
+    Json decisions = Json::array(), notes = Json::array();
+    for (const Event* e : g.Events(*t)) {
       if (IsDecision(*e)) decisions.push_back(DecisionJson(*e));
+      for (const Event* note : g.NotesAnswered(*e)) notes.push_back(NoteJson(*note, *e));
+    }
     j["decisions"] = decisions;
+    std::string by = g.DecidedBy(*t);
+    j["decided_by"] = by.empty() ? Json() : Json(by);
+    j["notes"] = notes;
     lineage.push_back(j);
     parent = t;
   }

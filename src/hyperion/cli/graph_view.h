@@ -14,7 +14,9 @@
 //               ("…+37"), so the width stays bounded whatever the depth.
 //   tree JSON   {"experiment", "strategy", "objective", "training", "counts", "nodes", "edges", "best"}
 //   trace text  one block per trial from the root to TRIAL: its line, the params it changed, where it
-//               restored from, rationale, evidence, other parents, and the prune/promotion decisions.
+//               restored from, who decided it, rationale, evidence, the notes its proposal answered, other
+//               parents, and the decisions about it since (stop requests, priorities, prunes, promotions,
+//               removed checkpoints), each with the notes it answered.
 //   trace JSON  {"experiment", "objective", "trial", "lineage": [root first ...]}
 #pragma once
 
@@ -76,8 +78,11 @@ Result<std::string> RenderTrace(const GraphData& data, int64_t number, const Tre
 
 // lineage entries: the tree's node JSON plus "changed" ({param: {"from": old, "to": new}}, a key left out
 // when the param is absent on that side; every param with only "to" for the root), "other_parents"
-// ([{"number", "value", "state", "operator", "rationale"}]) and "decisions" ([{"type", "source", "reason",
-// "evidence", "time"}] from the trial_pruned, trial_promoted and checkpoint_removed events, oldest first).
+// ([{"number", "value", "state", "operator", "rationale"}]), "decided_by" (the agent of its trial_proposed
+// event, null when none says), "decisions" ([{"type", "source", "reason", "evidence", "time"}] from the
+// prune_requested, trial_prioritised (source: its agent, reason: its rationale, plus "priority"),
+// trial_pruned, trial_promoted and checkpoint_removed events, oldest first) and "notes" ([{"id", "text",
+// "time", "answered_by": the type of the event that answered it}], the notes its events answered).
 Result<Json> TraceJson(const GraphData& data, int64_t number);
 
 }  // namespace hyperion::cli

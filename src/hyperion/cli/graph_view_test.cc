@@ -439,6 +439,110 @@ TEST(TraceTest, JsonLineageRootFirst) {
   EXPECT_EQ(lineage[2]["depth"], 2);
 }
 
+// #1 proposed by the random strategy, #2 by an LLM agent that answered a note; #2 was reprioritised, asked to
+// stop (answering a second note) and pruned once it stopped.
+GraphData AgentLineage() {
+  Trial root = Done(1, 0.5);
+  root.params = Json{{"lr", 0.01}};
+  root.rationale = "random sample";
+  Trial child = Node(2, TrialState::kPruned, 0.6, {1}, "branch", "lr x0.5");
+  child.params = Json{{"lr", 0.005}};
+  child.rationale = "halved lr as the note says";
+  child.error = "flat for 3 epochs";
+  auto note = [](int64_t id, const std::string& text, double time) {
+    Event e;
+    e.id = id;
+    e.experiment_id = 1;
+    e.time = time;
+    e.type = "note";
+    e.payload = Json{{"text", text}};
+    return e;
+  };
+  std::vector<Event> events = {
+      MakeEvent(1, 1, "trial_proposed",
+                Json{{"operator", "sample"}, {"rationale", "random sample"}, {"agent", "random"}}, 1000),
+      note(2, "lr above 0.1 diverges", 1001),
+      MakeEvent(3, 2, "trial_proposed",
+                Json{{"operator", "branch"},
+                     {"rationale", "halved lr as the note says"},
+                     {"agent", "llm"},
+                     {"notes", Json::array({2})}},
+                1002),
+      MakeEvent(4, 2, "trial_prioritised",
+                Json{{"priority", 3},
+                     {"rationale", "closest to the best"},
+                     {"evidence", Json{{"rank", 1}}},
+                     {"agent", "analyst"}},
+                1003),
+      note(5, "stop #2 if it stalls", 1004),
+      MakeEvent(6, 2, "prune_requested",
+                Json{{"reason", "flat for 3 epochs"},
+                     {"evidence", Json{{"epochs", 3}}},
+                     {"source", "llm"},
+                     {"notes", Json::array({5, 99})}},
+                1005),
+      MakeEvent(7, 2, "trial_pruned",
+                Json{{"reason", "flat for 3 epochs"},
+                     {"evidence", Json{{"epochs", 3}}},
+                     {"source", "llm"},
+                     {"exit", "signal 15"},
+                     {"value", 0.6}},
+                1006)};
+  GraphData data = Data({root, child}, events);
+  data.experiment.config = Json::object();
+  return data;
+}
+
+TEST(TraceTest, WhoDecidedTheAgentsDecisionsAndTheNotesTheyAnswered) {
+  auto text = RenderTrace(AgentLineage(), 2);
+  ASSERT_TRUE(text.ok()) << text.status().message();
+  EXPECT_EQ(*text,
+            "trace of #2 in experiment 'demo': 2 trials from root #1\n"
+            "value: loss (min)\n"
+            "\n"
+            "#1 ✓ 0.5  sample  ★ best\n"
+            "│  params     lr=0.01\n"
+            "│  decided by random\n"
+            "│  rationale  random sample\n"
+            "│\n"
+            "#2 ✂ 0.6  branch  lr x0.5  (pruned: flat for 3 epochs)\n"
+            "   changed    lr 0.01 -> 0.005\n"
+            "   decided by llm\n"
+            "   rationale  halved lr as the note says\n"
+            "   answers    note \"lr above 0.1 diverges\"\n"
+            "   priority   [analyst] set to 3: closest to the best  {\"rank\":1}\n"
+            "   stop asked [llm] flat for 3 epochs  {\"epochs\":3}\n"
+            "   answers    note \"stop #2 if it stalls\"\n"
+            "   pruned     [llm] flat for 3 epochs  {\"epochs\":3}\n");
+}
+
+TEST(TraceTest, JsonNamesWhoDecidedAndTheNotes) {
+  auto j = TraceJson(AgentLineage(), 2);
+  ASSERT_TRUE(j.ok());
+  const Json& lineage = (*j)["lineage"];
+  ASSERT_EQ(lineage.size(), 2u);
+  EXPECT_EQ(lineage[0]["decided_by"], "random");
+  EXPECT_EQ(lineage[0]["notes"], Json::array());
+  EXPECT_EQ(lineage[0]["decisions"], Json::array());
+  EXPECT_EQ(lineage[1]["decided_by"], "llm");
+  // A note id that names no note (99) is left out.
+  EXPECT_EQ(lineage[1]["notes"], Json::parse(R"([
+      {"id": 2, "text": "lr above 0.1 diverges", "time": 1001.0, "answered_by": "trial_proposed"},
+      {"id": 5, "text": "stop #2 if it stalls", "time": 1004.0, "answered_by": "prune_requested"}])"));
+  EXPECT_EQ(lineage[1]["decisions"], Json::parse(R"([
+      {"type": "trial_prioritised", "source": "analyst", "reason": "closest to the best", "evidence": {"rank": 1},
+       "time": 1003.0, "priority": 3},
+      {"type": "prune_requested", "source": "llm", "reason": "flat for 3 epochs", "evidence": {"epochs": 3},
+       "time": 1005.0},
+      {"type": "trial_pruned", "source": "llm", "reason": "flat for 3 epochs", "evidence": {"epochs": 3},
+       "time": 1006.0}])"));
+  // Without a trial_proposed event (an experiment stored before agents), nobody is named.
+  auto old = TraceJson(MergeLineage(), 4);
+  ASSERT_TRUE(old.ok());
+  EXPECT_EQ((*old)["lineage"][0]["decided_by"], nullptr);
+  EXPECT_EQ((*old)["lineage"][0]["notes"], Json::array());
+}
+
 TEST(TraceTest, ConditionalParamsAppearAndDisappear) {
   Trial root = Done(1, 0.5);
   root.params = Json{{"opt", "sgd"}, {"momentum", 0.9}};

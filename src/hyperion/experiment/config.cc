@@ -22,7 +22,7 @@ namespace fs = std::filesystem;
 const std::vector<std::string> kTopLevelKeys = {"name",    "description", "command",  "workdir", "objective",
                                                 "space",   "strategy",    "parallel", "budget",  "trial",
                                                 "storage", "output_dir",  "env",      "metrics", "training",
-                                                "pruner",  "checkpoints"};
+                                                "pruner",  "checkpoints", "llm"};
 
 // Reads one YAML document into an ExperimentConfig, turning every problem into "file:line:col: key: message".
 class ConfigReader {
@@ -176,6 +176,9 @@ class ConfigReader {
   // Options that depend on each other across sections (span and pbt need `training`); fills defaults.
   Status CheckTrainingUse(const YAML::Node& root, ExperimentConfig& config) const;
   Status ReadTrialPolicy(const YAML::Node& node, TrialPolicy& policy) const;
+  Status ReadLlm(const YAML::Node& node, LlmConfig& llm) const;
+  // The `llm:` section belongs to strategy llm: required with it, refused with any other.
+  Status CheckLlmUse(const YAML::Node& root, ExperimentConfig& config) const;
 
   std::string path_;
 };
@@ -699,6 +702,105 @@ Status ConfigReader::ReadTrialPolicy(const YAML::Node& node, TrialPolicy& policy
   return Status::Ok();
 }
 
+const std::vector<std::string>& LlmResponseFormats() {
+  static const std::vector<std::string> kFormats = {"auto", "json_schema", "json_object", "none"};
+  return kFormats;
+}
+
+Status ConfigReader::ReadLlm(const YAML::Node& node, LlmConfig& llm) const {
+  HYP_RETURN_IF_ERROR(ExpectMap(node, "llm", "llm: {endpoint: http://127.0.0.1:8000/v1, model: qwen2.5-7b}"));
+  HYP_RETURN_IF_ERROR(CheckKeys(node, "llm.",
+                                {"endpoint", "model", "api_key_env", "temperature", "timeout", "retries",
+                                 "max_tokens", "wait", "response_format"}));
+  for (const char* key : {"endpoint", "model"}) {
+    if (!node[key]) {
+      return Error(node, std::string("llm.") + key,
+                   "missing; the LLM agent needs the server's base URL and the model it serves, e.g. llm: "
+                   "{endpoint: http://127.0.0.1:8000/v1, model: qwen2.5-7b}");
+    }
+  }
+  HYP_ASSIGN_OR_RETURN(llm.endpoint, String(node["endpoint"], "llm.endpoint"));
+  static const std::regex kUrl("https?://[^/\\s?#]+(/[^\\s?#]*)?");
+  if (!std::regex_match(llm.endpoint, kUrl)) {
+    return Error(node["endpoint"], "llm.endpoint",
+                 "'" + llm.endpoint +
+                     "' is not an http:// or https:// URL; give the server's base URL, e.g. "
+                     "http://127.0.0.1:8000/v1");
+  }
+  while (llm.endpoint.size() > 1 && llm.endpoint.back() == '/') llm.endpoint.pop_back();
+  const std::string suffix = "/chat/completions";
+  if (llm.endpoint.size() > suffix.size() &&
+      llm.endpoint.compare(llm.endpoint.size() - suffix.size(), suffix.size(), suffix) == 0) {
+    return Error(node["endpoint"], "llm.endpoint",
+                 "give the base URL (" + llm.endpoint.substr(0, llm.endpoint.size() - suffix.size()) +
+                     "); the agent appends /chat/completions itself");
+  }
+  HYP_ASSIGN_OR_RETURN(llm.model, String(node["model"], "llm.model"));
+  if (llm.model.empty()) return Error(node["model"], "llm.model", "must not be empty");
+  if (node["api_key_env"]) {
+    HYP_ASSIGN_OR_RETURN(llm.api_key_env, String(node["api_key_env"], "llm.api_key_env"));
+    static const std::regex kEnvName("[A-Za-z_][A-Za-z0-9_]*");
+    if (!std::regex_match(llm.api_key_env, kEnvName)) {
+      // The commonest mistake is pasting the key itself here; the message must not repeat it.
+      return Error(node["api_key_env"], "llm.api_key_env",
+                   "expected the NAME of an environment variable that holds the key (letters, digits, _), "
+                   "e.g. api_key_env: OPENAI_API_KEY; never the key itself");
+    }
+  }
+  if (node["temperature"]) {
+    HYP_ASSIGN_OR_RETURN(llm.temperature, Number(node["temperature"], "llm.temperature"));
+    if (!(llm.temperature >= 0 && llm.temperature <= 2))
+      return Error(node["temperature"], "llm.temperature", "must be in [0, 2]");
+  }
+  if (node["timeout"]) {
+    HYP_ASSIGN_OR_RETURN(llm.timeout, Duration(node["timeout"], "llm.timeout"));
+  }
+  if (node["retries"]) {
+    HYP_ASSIGN_OR_RETURN(int64_t retries, Integer(node["retries"], "llm.retries", 0));
+    if (retries > 10) return Error(node["retries"], "llm.retries", "must be at most 10");
+    llm.retries = static_cast<int>(retries);
+  }
+  if (node["max_tokens"]) {
+    HYP_ASSIGN_OR_RETURN(int64_t tokens, Integer(node["max_tokens"], "llm.max_tokens", 1));
+    llm.max_tokens = static_cast<int>(std::min<int64_t>(tokens, 10000000));
+  }
+  if (node["wait"]) {
+    // Zero is meaningful here: free slots never wait for the LLM.
+    if (!node["wait"].IsScalar()) return Error(node["wait"], "llm.wait", "expected a duration such as 2s");
+    auto seconds = ParseDuration(node["wait"].Scalar());
+    if (!seconds.ok()) return Error(node["wait"], "llm.wait", seconds.status().message());
+    if (!(*seconds >= 0)) return Error(node["wait"], "llm.wait", "must not be negative");
+    llm.wait = *seconds;
+  }
+  if (node["response_format"]) {
+    HYP_ASSIGN_OR_RETURN(llm.response_format, String(node["response_format"], "llm.response_format"));
+    const auto& known = LlmResponseFormats();
+    if (std::find(known.begin(), known.end(), llm.response_format) == known.end()) {
+      auto hint = ClosestMatch(llm.response_format, known);
+      return Error(node["response_format"], "llm.response_format",
+                   "unknown format '" + llm.response_format + "'" +
+                       (hint ? "; did you mean '" + *hint + "'?" : ".") + " Valid: " + JoinStrings(known));
+    }
+  }
+  return Status::Ok();
+}
+
+Status ConfigReader::CheckLlmUse(const YAML::Node& root, ExperimentConfig& config) const {
+  const bool llm = config.strategy.type == "llm";
+  if (llm && !root["llm"]) {
+    return Error(root["strategy"], "llm",
+                 "missing; strategy llm needs the server to ask, e.g. llm: {endpoint: "
+                 "http://127.0.0.1:8000/v1, model: qwen2.5-7b}");
+  }
+  if (!llm && root["llm"]) {
+    return Error(root["llm"], "llm",
+                 "applies to strategy llm, not to " + config.strategy.type +
+                     "; remove it or write strategy: {type: llm}");
+  }
+  if (llm) HYP_RETURN_IF_ERROR(ReadLlm(root["llm"], config.llm));
+  return Status::Ok();
+}
+
 Result<ExperimentConfig> ConfigReader::Read(const YAML::Node& root) {
   if (!root.IsMap())
     return Error(root, "", "the config must be a YAML mapping with keys such as name, command, space");
@@ -730,6 +832,7 @@ Result<ExperimentConfig> ConfigReader::Read(const YAML::Node& root) {
   if (root["pruner"]) HYP_RETURN_IF_ERROR(ReadPruner(root["pruner"], config.pruner));
   if (root["checkpoints"]) HYP_RETURN_IF_ERROR(ReadCheckpoints(root["checkpoints"], config.checkpoints));
   HYP_RETURN_IF_ERROR(CheckTrainingUse(root, config));
+  HYP_RETURN_IF_ERROR(CheckLlmUse(root, config));
   if (root["parallel"]) {
     HYP_ASSIGN_OR_RETURN(int64_t parallel, Integer(root["parallel"], "parallel", 1));
     config.parallel = static_cast<int>(std::min<int64_t>(parallel, 100000));
@@ -844,6 +947,16 @@ Json ExperimentConfig::ToJson() const {
       {"budget", {{"max_trials", optional(budget.max_trials)}, {"max_time", optional(budget.max_time)}}},
       {"trial",
        {{"timeout", optional(trial.timeout)}, {"retries", trial.retries}, {"kill_grace", trial.kill_grace}}},
+      {"llm", llm.enabled() ? Json{{"endpoint", llm.endpoint},
+                                   {"model", llm.model},
+                                   {"api_key_env", llm.api_key_env},
+                                   {"temperature", llm.temperature},
+                                   {"timeout", llm.timeout},
+                                   {"retries", llm.retries},
+                                   {"max_tokens", optional(llm.max_tokens)},
+                                   {"wait", llm.wait},
+                                   {"response_format", llm.response_format}}
+                            : Json()},
       {"output_dir", output_dir},
       {"env", env_json},
       {"metrics", {{"stdout", stdout_metrics}}},

@@ -57,7 +57,7 @@ struct Training {
 };
 
 struct StrategyConfig {
-  std::string type = "random";
+  std::string type = "agent";  // the built-in analyst
   std::optional<uint64_t> seed;  // chosen at random and recorded when not given
   int grid_resolution = 5;       // grid: values per continuous parameter
   bool multivariate = false;     // tpe: one joint density instead of one per parameter
@@ -93,6 +93,26 @@ struct CheckpointPolicy {
   std::optional<int> keep_best = 5;  // nullopt: keep every checkpoint
 };
 
+// The LLM agent's server (`strategy.type: llm`): an OpenAI-compatible chat endpoint. The API key itself is
+// never part of the config: only the name of the environment variable that holds it, read at call time.
+struct LlmConfig {
+  std::string
+      endpoint;       // base URL, "http://127.0.0.1:8000/v1"; the agent POSTs to <endpoint>/chat/completions
+  std::string model;  // the model name the server knows
+  std::string
+      api_key_env;  // name of the variable holding the key, sent as "Authorization: Bearer"; empty: none
+  double temperature = 0.2;
+  double timeout = 60;  // seconds one call may take
+  int retries = 2;      // further calls after a reply with invalid decisions, the reasons fed back
+  std::optional<int> max_tokens;
+  double wait = 2;  // seconds the orchestrator waits for a reply before the fallback fills a free slot
+  // auto (json_schema, downgraded to json_object and then none when the server refuses it), json_schema,
+  // json_object or none.
+  std::string response_format = "auto";
+
+  bool enabled() const { return !endpoint.empty(); }
+};
+
 struct ExperimentConfig {
   std::string name;
   std::vector<std::string> command;  // argument vector; "{param}" placeholders are substituted per argument
@@ -106,6 +126,7 @@ struct ExperimentConfig {
   int parallel = 1;
   Budget budget;
   TrialPolicy trial;
+  LlmConfig llm;           // set when strategy.type is llm, empty otherwise
   std::string storage;     // URL or path (relative paths resolved against the config folder); empty: default
   std::string output_dir;  // where trial folders go; empty: ./hyperion-runs
   std::map<std::string, std::string> env;  // extra environment for every trial

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+
 namespace hyperion {
 namespace {
 
@@ -492,6 +494,138 @@ TEST(ConfigGraph, EveryMistakeIsNamedWhereItIs) {
     std::string e = ErrorOf(Graph(c.extra));
     EXPECT_NE(e.find(c.error), std::string::npos) << "config:\n" << c.extra << "error: " << e;
   }
+}
+
+}  // namespace
+}  // namespace hyperion
+
+namespace hyperion {
+namespace {
+
+constexpr const char* kLlm = R"(name: llm
+command: [python3, train.py, --lr, "{lr}"]
+objective: {metric: loss, mode: min}
+space:
+  lr: {type: float, low: 1.0e-4, high: 1, log: true}
+strategy: {type: llm}
+llm:
+  endpoint: http://127.0.0.1:8000/v1/
+  model: qwen2.5-7b
+  api_key_env: LLM_KEY
+  temperature: 0.5
+  timeout: 30s
+  retries: 1
+  max_tokens: 800
+  wait: 0
+  response_format: json_object
+)";
+
+std::string LlmWith(const std::string& from, const std::string& to) {
+  std::string text = kLlm;
+  size_t at = text.find(from);
+  EXPECT_NE(at, std::string::npos) << from;
+  return text.replace(at, from.size(), to);
+}
+
+TEST(ConfigLlm, ReadsEveryKey) {
+  auto config = ParseConfig(kLlm, "exp.yaml");
+  ASSERT_TRUE(config.ok()) << config.status().message();
+  const LlmConfig& llm = config->llm;
+  EXPECT_EQ(llm.endpoint, "http://127.0.0.1:8000/v1") << "the trailing slash is dropped";
+  EXPECT_EQ(llm.model, "qwen2.5-7b");
+  EXPECT_EQ(llm.api_key_env, "LLM_KEY");
+  EXPECT_DOUBLE_EQ(llm.temperature, 0.5);
+  EXPECT_DOUBLE_EQ(llm.timeout, 30);
+  EXPECT_EQ(llm.retries, 1);
+  EXPECT_EQ(llm.max_tokens, 800);
+  EXPECT_DOUBLE_EQ(llm.wait, 0);
+  EXPECT_EQ(llm.response_format, "json_object");
+  Json stored = config->ToJson()["llm"];
+  EXPECT_EQ(stored["endpoint"], "http://127.0.0.1:8000/v1");
+  EXPECT_EQ(stored["api_key_env"], "LLM_KEY");
+  EXPECT_EQ(stored["max_tokens"], 800);
+  EXPECT_EQ(stored["response_format"], "json_object");
+}
+
+TEST(ConfigLlm, DefaultsAndNoSectionForOtherStrategies) {
+  std::string text = kLlm;
+  text = text.substr(0, text.find("  api_key_env"));
+  auto config = ParseConfig(text, "exp.yaml");
+  ASSERT_TRUE(config.ok()) << config.status().message();
+  EXPECT_DOUBLE_EQ(config->llm.temperature, 0.2);
+  EXPECT_DOUBLE_EQ(config->llm.timeout, 60);
+  EXPECT_EQ(config->llm.retries, 2);
+  EXPECT_FALSE(config->llm.max_tokens.has_value());
+  EXPECT_DOUBLE_EQ(config->llm.wait, 2);
+  EXPECT_EQ(config->llm.response_format, "auto");
+  EXPECT_EQ(config->llm.api_key_env, "");
+  EXPECT_TRUE(config->ToJson()["llm"]["max_tokens"].is_null());
+
+  auto random = ParseConfig(kValid, "exp.yaml");
+  ASSERT_TRUE(random.ok());
+  EXPECT_FALSE(random->llm.enabled());
+  EXPECT_TRUE(random->ToJson()["llm"].is_null());
+}
+
+TEST(ConfigLlm, TheKeyItselfIsNeverStored) {
+  // Whatever the environment holds, the stored config has only the variable's name.
+  setenv("LLM_KEY", "sk-secret-value-123", 1);
+  auto config = ParseConfig(kLlm, "exp.yaml");
+  ASSERT_TRUE(config.ok());
+  EXPECT_EQ(DumpJson(config->ToJson()).find("sk-secret-value-123"), std::string::npos);
+  unsetenv("LLM_KEY");
+}
+
+TEST(ConfigLlm, RequiredWithStrategyLlmAndRefusedWithOthers) {
+  std::string text = kLlm;
+  std::string e = ErrorOf(text.substr(0, text.find("llm:\n")));
+  EXPECT_NE(e.find("exp.yaml:6:11: llm: missing; strategy llm needs the server to ask"), std::string::npos)
+      << e;
+  e = ErrorOf(LlmWith("strategy: {type: llm}", "strategy: {type: tpe}"));
+  EXPECT_NE(e.find("exp.yaml:8:3: llm: applies to strategy llm, not to tpe; remove it or write strategy: "
+                   "{type: llm}"),
+            std::string::npos)
+      << e;
+}
+
+TEST(ConfigLlm, BadValuesNameTheirPlace) {
+  std::string e = ErrorOf(LlmWith("http://127.0.0.1:8000/v1/", "ftp://host/v1"));
+  EXPECT_NE(e.find("exp.yaml:8:13: llm.endpoint: 'ftp://host/v1' is not an http:// or https:// URL"),
+            std::string::npos)
+      << e;
+  e = ErrorOf(LlmWith("http://127.0.0.1:8000/v1/", "127.0.0.1:8000"));
+  EXPECT_NE(e.find("llm.endpoint: '127.0.0.1:8000' is not an http:// or https:// URL"), std::string::npos)
+      << e;
+  e = ErrorOf(LlmWith("http://127.0.0.1:8000/v1/", "http://h:1/v1/chat/completions"));
+  EXPECT_NE(e.find("llm.endpoint: give the base URL (http://h:1/v1); the agent appends /chat/completions"),
+            std::string::npos)
+      << e;
+  e = ErrorOf(LlmWith("timeout: 30s", "timeout: -5"));
+  EXPECT_NE(e.find("exp.yaml:12:12: llm.timeout: "), std::string::npos) << e;
+  e = ErrorOf(LlmWith("timeout: 30s", "timeout: 0"));
+  EXPECT_NE(e.find("llm.timeout: must be longer than zero"), std::string::npos) << e;
+  e = ErrorOf(LlmWith("retries: 1", "retries: -1"));
+  EXPECT_NE(e.find("exp.yaml:13:12: llm.retries: must be at least 0, got -1"), std::string::npos) << e;
+  e = ErrorOf(LlmWith("temperature: 0.5", "temperature: 3"));
+  EXPECT_NE(e.find("exp.yaml:11:16: llm.temperature: must be in [0, 2]"), std::string::npos) << e;
+  e = ErrorOf(LlmWith("max_tokens: 800", "max_tokens: 0"));
+  EXPECT_NE(e.find("llm.max_tokens: must be at least 1, got 0"), std::string::npos) << e;
+  e = ErrorOf(LlmWith("wait: 0", "wait: -1s"));
+  EXPECT_NE(e.find("llm.wait: "), std::string::npos) << e;
+  e = ErrorOf(LlmWith("response_format: json_object", "response_format: json_shema"));
+  EXPECT_NE(e.find("llm.response_format: unknown format 'json_shema'; did you mean 'json_schema'?"),
+            std::string::npos)
+      << e;
+  e = ErrorOf(LlmWith("model: qwen2.5-7b", "modle: qwen2.5-7b"));
+  EXPECT_NE(e.find("llm.modle: unknown key; did you mean 'model'?"), std::string::npos) << e;
+}
+
+TEST(ConfigLlm, AKeyPastedIntoApiKeyEnvIsRefusedWithoutRepeatingIt) {
+  std::string e = ErrorOf(LlmWith("api_key_env: LLM_KEY", "api_key_env: sk-abc.123"));
+  EXPECT_NE(e.find("exp.yaml:10:16: llm.api_key_env: expected the NAME of an environment variable"),
+            std::string::npos)
+      << e;
+  EXPECT_EQ(e.find("sk-abc.123"), std::string::npos) << e;
 }
 
 }  // namespace

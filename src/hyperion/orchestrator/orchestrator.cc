@@ -10,10 +10,13 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <random>
+#include <thread>
 
 #include "hyperion/common/clock.h"
 #include "hyperion/common/text.h"
+#include "hyperion/experiment/event_types.h"
 #include "hyperion/experiment/ranking.h"
 
 namespace hyperion {
@@ -99,17 +102,6 @@ bool IsProcessOfTrial(int64_t pid, int64_t trial_id) {
   return env.find(needle) != std::string::npos;
 }
 
-// True for a running process; a zombie (killed, not yet reaped by its parent) counts as gone.
-bool IsLiveProcess(long pid) {
-  if (::kill(static_cast<pid_t>(pid), 0) != 0 && errno != EPERM) return false;
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  size_t paren = stat.rfind(')');
-  if (paren == std::string::npos || paren + 2 >= stat.size()) return true;
-  char state = stat[paren + 2];
-  return state != 'Z' && state != 'X';
-}
-
 // The strategy settings the stored config records (all but the seed, which has a message of its own), as
 // stored and as now. Settings an older version did not record are not compared.
 std::pair<std::string, std::string> StoredStrategyOptions(const Json& stored, const Json& current) {
@@ -149,17 +141,59 @@ struct Orchestrator::Running {
   std::vector<std::string> metric_names;
 };
 
-Orchestrator::Orchestrator(RunSettings settings, Storage& storage, std::unique_ptr<Strategy> strategy,
+// A slow agent's call in flight. The worker thread decides on a snapshot it owns; the reply comes back
+// under the mutex and wakes the loop through the self-pipe. Shared with the worker (and the agent with it)
+// so that a call still out when the run ends may finish on its own after the orchestrator is gone.
+struct Orchestrator::SlowCall {
+  std::vector<Trial> trials;
+  std::map<int64_t, std::vector<StepValue>> curves;
+  std::vector<Event> decisions;
+  std::vector<Note> notes;
+  std::vector<Event> recent;
+  double started = 0;  // monotonic
+  std::mutex mutex;
+  std::optional<AgentReply> reply;  // guarded by mutex
+  bool done = false;                // guarded by mutex
+  std::thread thread;
+};
+
+Orchestrator::Orchestrator(RunSettings settings, Storage& storage, std::unique_ptr<Agent> agent,
                            std::unique_ptr<Executor> executor, RunObserver& observer)
     : settings_(std::move(settings)),
       config_(settings_.config),
       storage_(storage),
-      strategy_(std::move(strategy)),
+      agent_(std::move(agent)),
       executor_(std::move(executor)),
       observer_(observer),
       owner_(HostName() + ":" + std::to_string(::getpid())) {}
 
-Orchestrator::~Orchestrator() = default;
+Orchestrator::~Orchestrator() {
+  if (!slow_call_) return;
+  // The run is over with a call still out: ask it to return, give it a moment, then let it finish alone.
+  agent_->Cancel();
+  for (int i = 0; i < 100; ++i) {
+    {
+      std::lock_guard<std::mutex> lock(slow_call_->mutex);
+      if (slow_call_->done) break;
+    }
+    ::usleep(20000);
+  }
+  if (slow_call_->thread.joinable()) slow_call_->thread.detach();
+}
+
+bool OwnerGone(const std::string& owner) {
+  size_t colon = owner.rfind(':');
+  if (owner.empty() || colon == std::string::npos || owner.substr(0, colon) != HostName()) return false;
+  long pid = std::atol(owner.c_str() + colon + 1);
+  if (pid <= 0) return false;
+  if (::kill(static_cast<pid_t>(pid), 0) != 0 && errno != EPERM) return true;
+  // A zombie (killed, not yet reaped by its parent) is gone too.
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  size_t paren = stat.rfind(')');
+  return paren != std::string::npos && paren + 2 < stat.size() &&
+         (stat[paren + 2] == 'Z' || stat[paren + 2] == 'X');
+}
 
 std::string HostName() {
   char name[256] = {};
@@ -178,8 +212,72 @@ std::optional<Trial> Orchestrator::Best() const {
   return BestCompleted(trials_, config_.objective, config_.training);
 }
 
-StrategyContext Orchestrator::Context() const {
-  return StrategyContext{config_.space, config_.objective, trials_, seed_, config_.training};
+AgentContext Orchestrator::Context(int free_slots) const {
+  std::optional<int64_t> trials_left;
+  std::optional<double> seconds_left;
+  if (config_.budget.max_trials) {
+    trials_left = std::max<int64_t>(0, *config_.budget.max_trials - static_cast<int64_t>(trials_.size()));
+  }
+  if (config_.budget.max_time) {
+    seconds_left = std::max(0.0, *config_.budget.max_time - (MonotonicSeconds() - start_time_));
+  }
+  return AgentContext{config_, trials_,    curves_,        decisions_,  notes_,      recent_,
+                      seed_,   free_slots, RunningCount(), trials_left, seconds_left};
+}
+
+int Orchestrator::FreeSlots() const {
+  int pending = static_cast<int>(std::count_if(
+      trials_.begin(), trials_.end(), [](const Trial& t) { return t.state == TrialState::kPending; }));
+  return config_.parallel - RunningCount() - pending;
+}
+
+std::string Orchestrator::DuplicateKey(const Json& params, const std::vector<int64_t>& parents,
+                                       std::optional<double> from, std::optional<double> to) {
+  Json key = Json::array({params, parents, from ? Json(*from) : Json(), to ? Json(*to) : Json()});
+  return key.dump();
+}
+
+void Orchestrator::Remember(const Event& event) {
+  static const std::set<std::string> kWakeAgent = {
+      events::kTrialCompleted,   events::kTrialFailed, events::kTrialPruned,      events::kTrialTimedOut,
+      events::kTrialInterrupted, events::kTrialRetry,  events::kDecisionRejected, events::kNote};
+  // A bounded window: an agent that is never called (no free slots for long) must not grow it forever.
+  if (recent_.size() >= 1000) recent_.erase(recent_.begin(), recent_.begin() + 500);
+  recent_.push_back(event);
+  // Proposals are the trials themselves (operator, rationale, evidence); keeping their events too would
+  // double the memory of a large experiment.
+  if (IsDecisionEvent(event.type) && event.type != events::kTrialProposed) decisions_.push_back(event);
+  if (kWakeAgent.count(event.type)) agent_due_ = true;
+  const Json& answered = event.payload.value("notes", Json());
+  if (!answered.is_array()) return;
+  for (auto& note : notes_) {
+    for (const auto& id : answered) {
+      if (id.is_number_integer() && id.get<int64_t>() == note.event_id) note.acknowledged = true;
+    }
+  }
+}
+
+Status Orchestrator::Record(Event event) {
+  event.experiment_id = experiment_.id;
+  if (event.time == 0) event.time = WallSeconds();
+  HYP_ASSIGN_OR_RETURN(event.id, storage_.AppendEvent(event));
+  Remember(event);
+  return Status::Ok();
+}
+
+Status Orchestrator::ReadNotes() {
+  double now = MonotonicSeconds();
+  if (now - last_note_read_ < 1.0) return Status::Ok();
+  last_note_read_ = now;
+  HYP_ASSIGN_OR_RETURN(auto fresh, storage_.ListEvents(experiment_.id, notes_after_, 100, {events::kNote}));
+  for (const auto& event : fresh) {
+    notes_after_ = event.id;
+    Note note{event.id, event.time, event.payload.value("text", std::string()), false};
+    observer_.OnMessage("note for the agent: " + note.text);
+    notes_.push_back(std::move(note));
+    Remember(event);
+  }
+  return Status::Ok();
 }
 
 std::string Orchestrator::NewExperimentDir() const {
@@ -201,11 +299,7 @@ Status Orchestrator::Claim(const ExperimentRecord& existing) {
   double now = WallSeconds();
   std::string dead_owner;
   if (!existing.owner.empty()) {
-    size_t colon = existing.owner.rfind(':');
-    std::string host = existing.owner.substr(0, colon);
-    long pid = colon == std::string::npos ? 0 : std::atol(existing.owner.c_str() + colon + 1);
-    bool alive_here = host == HostName() && pid > 0 && IsLiveProcess(pid);
-    if (host == HostName() && !alive_here) dead_owner = existing.owner;
+    if (OwnerGone(existing.owner)) dead_owner = existing.owner;
     double age = existing.heartbeat_at ? now - *existing.heartbeat_at : 1e9;
     if (dead_owner.empty() && age < kStaleOwnerSeconds) {
       return FailedPreconditionError("experiment '" + existing.name + "' is being run by " + existing.owner +
@@ -229,17 +323,27 @@ std::string Orchestrator::TrialDirFor(const Trial& trial) const {
 
 Status Orchestrator::SaveTrial(const Trial& trial, const std::string& event_type, Json payload) {
   // The trial's new state and the event that explains it land together or not at all.
-  return storage_.RunInTransaction([&]() -> Status {
+  Event event;
+  event.experiment_id = experiment_.id;
+  event.trial_id = trial.id;
+  event.time = WallSeconds();
+  event.type = event_type;
+  payload["number"] = trial.number;
+  event.payload = std::move(payload);
+  HYP_RETURN_IF_ERROR(storage_.RunInTransaction([&]() -> Status {
     HYP_RETURN_IF_ERROR(storage_.UpdateTrial(trial));
-    Event event;
-    event.experiment_id = experiment_.id;
-    event.trial_id = trial.id;
-    event.time = WallSeconds();
-    event.type = event_type;
-    payload["number"] = trial.number;
-    event.payload = std::move(payload);
-    return storage_.AppendEvent(event).status();
-  });
+    HYP_ASSIGN_OR_RETURN(event.id, storage_.AppendEvent(event));
+    return Status::Ok();
+  }));
+  Remember(event);
+  return Status::Ok();
+}
+
+void Orchestrator::StopProposing(const std::string& reason, bool budget) {
+  if (proposals_done_) return;
+  proposals_done_ = true;
+  end_reason_ = reason;
+  if (budget) (void)Record(Event{0, 0, std::nullopt, 0, events::kBudgetReached, Json{{"reason", reason}}});
 }
 
 Status Orchestrator::Start() {
@@ -261,7 +365,7 @@ Status Orchestrator::Start() {
     const Json current = config_.ToJson();
     const auto strategy_settings = StoredStrategyOptions(existing->config, current);
     for (const Fixed& f :
-         {Fixed{"strategy", existing->strategy, strategy_->Name(), true},
+         {Fixed{"strategy", existing->strategy, agent_->Name(), true},
           Fixed{"executor", existing->executor, executor_->Name(), true},
           Fixed{"search space", DumpJson(existing->config.value("space", Json())), DumpJson(current["space"]),
                 false},
@@ -290,14 +394,30 @@ Status Orchestrator::Start() {
     experiment_ = *existing;
     seed_ = seed;
     HYP_ASSIGN_OR_RETURN(trials_, storage_.ListTrials(experiment_.id));
-    HYP_ASSIGN_OR_RETURN(auto events, storage_.ListEvents(experiment_.id, 0, 1 << 30));
-    for (const auto& e : events) {
-      if (e.type == "trial_retry" && e.trial_id) ++failures_[*e.trial_id];
+    HYP_ASSIGN_OR_RETURN(auto retries,
+                         storage_.ListEvents(experiment_.id, 0, 1 << 30, {events::kTrialRetry}));
+    for (const auto& e : retries) {
+      if (e.trial_id) ++failures_[*e.trial_id];
     }
+    // The agent's memory: its earlier decisions and the notes it was given, rebuilt from the log.
+    std::vector<std::string> decision_types = {
+        events::kTrialProposed, events::kTrialPruned,      events::kPruneRequested, events::kTrialPrioritised,
+        events::kAgentStopped,  events::kDecisionRejected, events::kAgentFallback,  events::kNote};
+    HYP_ASSIGN_OR_RETURN(auto memory, storage_.ListEvents(experiment_.id, 0, 1 << 30, decision_types));
+    for (const auto& e : memory) {
+      if (e.type == events::kNote) {
+        notes_.push_back(Note{e.id, e.time, e.payload.value("text", std::string()), false});
+        notes_after_ = e.id;
+      }
+      Remember(e);
+    }
+    recent_.clear();
+    for (const auto& t : trials_)
+      taken_.insert(DuplicateKey(t.params, t.parents, t.budget_from, t.budget_to));
     HYP_RETURN_IF_ERROR(storage_.SetExperimentStatus(experiment_.id, "running", std::nullopt));
     HYP_RETURN_IF_ERROR(RecoverUnfinished());
-    if (pruner_) {
-      // The pruner compares against every trial's curve, so the stored reports come back first.
+    {
+      // The pruner and the agent read every trial's curve, so the stored reports come back first.
       for (const auto& t : trials_) {
         HYP_ASSIGN_OR_RETURN(auto reports, storage_.ListReports(t.id));
         for (const auto& r : reports) {
@@ -314,7 +434,7 @@ Status Orchestrator::Start() {
     record.config["strategy"]["seed"] = seed_;
     record.objective_metric = config_.objective.metric;
     record.objective_mode = config_.objective.mode;
-    record.strategy = strategy_->Name();
+    record.strategy = agent_->Name();
     record.executor = executor_->Name();
     record.created_at = WallSeconds();
     record.config["experiment_dir"] = NewExperimentDir();
@@ -327,15 +447,13 @@ Status Orchestrator::Start() {
                         ? dir.get<std::string>()
                         : (fs::path(settings_.output_dir) / SafeFileName(experiment_.name)).string();
   Event started;
-  started.experiment_id = experiment_.id;
-  started.time = WallSeconds();
-  started.type = existing ? "experiment_resumed" : "experiment_started";
+  started.type = existing ? events::kExperimentResumed : events::kExperimentStarted;
   started.payload = Json{{"seed", seed_}, {"parallel", config_.parallel}};
-  HYP_RETURN_IF_ERROR(storage_.AppendEvent(started).status());
+  HYP_RETURN_IF_ERROR(Record(started));
   observer_.OnRunStarted(experiment_, trials_);
   if (!config_.budget.max_trials && !config_.budget.max_time) {
     observer_.OnMessage("no budget.max_trials or budget.max_time: the run goes on until strategy " +
-                        strategy_->Name() +
+                        agent_->Name() +
                         " has nothing left to propose, or until you stop it (Ctrl-C; --resume continues it)");
   }
   return Status::Ok();
@@ -449,74 +567,306 @@ Status Orchestrator::FillSlots() {
   if (stopping_) return Status::Ok();
   if (config_.budget.max_time && MonotonicSeconds() - start_time_ >= *config_.budget.max_time) {
     stopping_ = true;
-    end_reason_ = "max_time reached (" + FormatDuration(*config_.budget.max_time) + ")";
+    StopProposing("max_time reached (" + FormatDuration(*config_.budget.max_time) + ")", true);
     StopAll(TrialState::kInterrupted,
             "the experiment's max_time (" + FormatDuration(*config_.budget.max_time) + ") was reached",
             false);
     return Status::Ok();
   }
-  while (RunningCount() < config_.parallel) {
-    // Trials waiting to run (retries, resumed ones) come first, by priority then number.
+  HYP_RETURN_IF_ERROR(LaunchPending());
+  CheckTrialBudget();
+  if (agent_->Slow()) return proposals_done_ ? Status::Ok() : DriveSlowAgent();
+  // A fast agent is still asked about what happens after the last proposal (prunes, priorities).
+  return AskAgent();
+}
+
+Status Orchestrator::LaunchPending() {
+  while (RunningCount() < config_.parallel && !stopping_) {
+    // Trials waiting to run (the agent's queue, retries, resumed ones) by priority, then number.
     Trial* next = nullptr;
     for (auto& t : trials_) {
       if (t.state == TrialState::kPending && (!next || t.priority > next->priority)) next = &t;
     }
-    if (next) {
-      HYP_RETURN_IF_ERROR(LaunchTrial(*next));
-      continue;
-    }
-    if (proposals_done_) break;
-    if (config_.budget.max_trials && static_cast<int64_t>(trials_.size()) >= *config_.budget.max_trials) {
-      proposals_done_ = true;
-      end_reason_ = "budget reached: " + std::to_string(*config_.budget.max_trials) + " trials";
-      break;
-    }
-    ProposeOutcome outcome = strategy_->Propose(Context());
-    HYP_RETURN_IF_ERROR(ApplyPrunes(outcome.prunes));
-    if (outcome.kind == ProposeOutcome::Kind::kWait) {
-      if (RunningCount() == 0) {  // nothing will ever arrive to wait for
-        proposals_done_ = true;
-        end_reason_ = "the strategy has nothing to propose: " + outcome.reason;
-      }
-      break;
-    }
-    if (outcome.kind == ProposeOutcome::Kind::kExhausted) {
-      proposals_done_ = true;
-      end_reason_ = outcome.reason;
-      observer_.OnMessage(outcome.reason);
-      break;
-    }
-    Proposal& p = outcome.proposal;
-    HYP_RETURN_IF_ERROR(config_.space.Validate(p.params).WithContext("strategy " + strategy_->Name() +
-                                                                     " proposed an invalid point"));
-    Trial trial;
-    trial.experiment_id = experiment_.id;
-    trial.params = std::move(p.params);
-    trial.parents = std::move(p.parents);
-    trial.op = std::move(p.op);
-    trial.change_label = std::move(p.change_label);
-    trial.rationale = std::move(p.rationale);
-    trial.evidence = std::move(p.evidence);
-    HYP_RETURN_IF_ERROR(PrepareBranch(p, trial));
-    trial.created_at = WallSeconds();
-    Result<Trial> created = Status::Ok();
-    HYP_RETURN_IF_ERROR(storage_.RunInTransaction([&]() -> Status {
-      created = storage_.CreateTrial(trial);
-      if (!created.ok()) return created.status();
-      Event event;
-      event.experiment_id = experiment_.id;
-      event.trial_id = created->id;
-      event.time = WallSeconds();
-      event.type = "trial_proposed";
-      event.payload = Json{{"number", created->number},       {"operator", created->op},
-                           {"params", created->params},       {"parents", created->parents},
-                           {"change", created->change_label}, {"rationale", created->rationale}};
-      return storage_.AppendEvent(event).status();
-    }));
-    trials_.push_back(std::move(created).value());
-    HYP_RETURN_IF_ERROR(LaunchTrial(trials_.back()));
+    if (!next) break;
+    HYP_RETURN_IF_ERROR(LaunchTrial(*next));
   }
   return Status::Ok();
+}
+
+Status Orchestrator::AskAgent() {
+  // While slots are free the agent is asked again after each proposal, so every proposal sees the ones
+  // before it. With no free slot it is asked about what happened (prunes, a stop), at most once a second.
+  double now = MonotonicSeconds();
+  if ((proposals_done_ || FreeSlots() <= 0) && (!agent_due_ || now - last_agent_call_ < 1.0))
+    return Status::Ok();
+  while (!stopping_) {
+    const int free = proposals_done_ ? 0 : FreeSlots();
+    if (free <= 0 && !agent_due_) break;
+    AgentReply reply = agent_->Decide(Context(std::max(free, 0)));
+    recent_.clear();
+    agent_due_ = false;
+    last_agent_call_ = now;
+    HYP_ASSIGN_OR_RETURN(int created, ApplyReply(std::move(reply), agent_->Name()));
+    HYP_RETURN_IF_ERROR(LaunchPending());
+    CheckTrialBudget();
+    // It waits, only pruned, or can propose no more.
+    if (free <= 0 || proposals_done_ || (created == 0 && rejections_in_a_row_ == 0)) break;
+  }
+  return Status::Ok();
+}
+
+Status Orchestrator::DriveSlowAgent() {
+  const double now = MonotonicSeconds();
+  if (slow_call_) {
+    std::optional<AgentReply> reply;
+    {
+      std::lock_guard<std::mutex> lock(slow_call_->mutex);
+      if (slow_call_->done) reply = std::move(slow_call_->reply);
+    }
+    if (reply) {
+      slow_call_->thread.join();
+      slow_call_.reset();
+      const std::string fell_back = reply->decided_by;
+      // The slow agent's own fallback decided on the snapshot the call was given, which may be seconds old:
+      // its proposals are made again below by the loop thread's fallback, which sees every trial since.
+      if (!fell_back.empty() && agent_->Fallback()) reply->proposals.clear();
+      HYP_RETURN_IF_ERROR(ApplyReply(std::move(*reply), agent_->Name()).status());
+      HYP_RETURN_IF_ERROR(LaunchPending());
+      if (!fell_back.empty() && agent_->Fallback()) HYP_RETURN_IF_ERROR(FillFromFallback(fell_back));
+    }
+  }
+  if (proposals_done_ || stopping_) return Status::Ok();
+  const int pending = static_cast<int>(std::count_if(
+      trials_.begin(), trials_.end(), [](const Trial& t) { return t.state == TrialState::kPending; }));
+  if (!slow_call_ && pending == 0) {
+    // One call out while nothing waits in the queue: its reply is ready when the next slot frees.
+    auto call = std::make_shared<SlowCall>();
+    call->trials = trials_;
+    call->curves = curves_;
+    call->decisions = decisions_;
+    call->notes = notes_;
+    call->recent = std::move(recent_);
+    recent_.clear();
+    agent_due_ = false;
+    call->started = now;
+    AgentContext context = Context(std::max(1, FreeSlots()));
+    const int free = context.free_slots;
+    const std::optional<int64_t> trials_left = context.trials_left;
+    const std::optional<double> seconds_left = context.seconds_left;
+    std::shared_ptr<Agent> agent = agent_;
+    const ExperimentConfig* config = &config_;
+    const uint64_t seed = seed_;
+    const int running = RunningCount();
+    const int wake = g_wake_pipe[1];
+    call->thread = std::thread([call, agent, config, seed, free, running, trials_left, seconds_left, wake] {
+      AgentContext snapshot{*config, call->trials, call->curves, call->decisions, call->notes, call->recent,
+                            seed,    free,         running,      trials_left,     seconds_left};
+      AgentReply reply;
+      try {
+        reply = agent->Decide(snapshot);
+      } catch (const std::exception& e) {
+        reply = AgentReply();
+        reply.decided_by = "nobody (" + agent->Name() + " failed: " + e.what() + ")";
+      }
+      {
+        std::lock_guard<std::mutex> lock(call->mutex);
+        call->reply = std::move(reply);
+        call->done = true;
+      }
+      unsigned char byte = 0;  // not a signal: only wakes the loop
+      if (wake >= 0) (void)!::write(wake, &byte, 1);
+    });
+    slow_call_ = std::move(call);
+  }
+  // Slots free while the call is out past the agent's patience: the fallback fills them, so GPUs never idle.
+  Agent* fallback = agent_->Fallback();
+  if (!fallback || !slow_call_ || FreeSlots() <= 0 || now - slow_call_->started < agent_->FallbackAfter())
+    return Status::Ok();
+  return FillFromFallback(fallback->DisplayName() + " (fallback: " + agent_->Name() +
+                          " had not answered after " + FormatDuration(now - slow_call_->started) + ")");
+}
+
+Status Orchestrator::FillFromFallback(const std::string& by) {
+  Agent* fallback = agent_->Fallback();
+  for (int round = 0; round < config_.parallel + kMaxRejectionsInARow && FreeSlots() > 0 && !proposals_done_;
+       ++round) {
+    AgentReply reply = fallback->Decide(Context(FreeSlots()));
+    reply.decided_by = by;
+    HYP_ASSIGN_OR_RETURN(int created, ApplyReply(std::move(reply), agent_->Name()));
+    HYP_RETURN_IF_ERROR(LaunchPending());
+    CheckTrialBudget();
+    if (proposals_done_ || (created == 0 && rejections_in_a_row_ == 0)) break;
+  }
+  return Status::Ok();
+}
+
+void Orchestrator::CheckTrialBudget() {
+  if (config_.budget.max_trials && static_cast<int64_t>(trials_.size()) >= *config_.budget.max_trials)
+    StopProposing("budget reached: " + std::to_string(*config_.budget.max_trials) + " trials", true);
+}
+
+Status Orchestrator::CheckProposal(const Proposal& p) const {
+  Status valid = config_.space.Validate(p.params);
+  if (!valid.ok()) return InvalidArgumentError("the point is outside the space: " + valid.message());
+  for (int64_t parent : p.parents) {
+    if (!std::any_of(trials_.begin(), trials_.end(), [&](const Trial& t) { return t.id == parent; }))
+      return InvalidArgumentError("parent id " + std::to_string(parent) +
+                                  " is not a trial of this experiment");
+  }
+  std::optional<double> from, to;
+  if (config_.training.enabled()) {
+    from = p.budget_from.value_or(0);
+    to = p.budget_to.value_or(config_.training.max);
+    if (!(*from >= 0 && *from < *to && *to <= config_.training.max)) {
+      return InvalidArgumentError("the span " + FormatNumber(*from) + ".." + FormatNumber(*to) +
+                                  " is outside 0.." + FormatNumber(config_.training.max) + " " +
+                                  config_.training.unit);
+    }
+  } else if (p.budget_from || p.budget_to) {
+    return InvalidArgumentError("a span of training was given, but the config has no `training:` budget");
+  }
+  if (p.restore) {
+    if (p.parents.empty()) return InvalidArgumentError("it restores a checkpoint but names no parent");
+    const Trial& donor =
+        *std::find_if(trials_.begin(), trials_.end(), [&](const Trial& t) { return t.id == p.parents[0]; });
+    if (donor.checkpoint_dir.empty() && IsFinished(donor.state)) {
+      return InvalidArgumentError("it restores trial #" + std::to_string(donor.number) +
+                                  "'s checkpoint, which was already removed (it was not on the frontier)");
+    }
+  }
+  if (taken_.count(DuplicateKey(p.params, p.parents, from, to))) {
+    return AlreadyExistsError(p.parents.empty()
+                                  ? "a trial already ran these parameters " + DumpJson(p.params)
+                                  : "a trial with the same parents, parameters and span exists already");
+  }
+  return Status::Ok();
+}
+
+Status Orchestrator::RejectDecision(const std::string& decided_by, const std::string& kind, Json details,
+                                    const std::string& reason) {
+  details["agent"] = decided_by;
+  details["decision"] = kind;
+  details["reason"] = reason;
+  observer_.OnMessage(decided_by + "'s " + kind + " decision was rejected: " + reason);
+  return Record(Event{0, 0, std::nullopt, 0, events::kDecisionRejected, std::move(details)});
+}
+
+Result<int> Orchestrator::ApplyReply(AgentReply reply, const std::string& agent_name) {
+  const std::string by = reply.decided_by.empty() ? agent_name : reply.decided_by;
+  for (auto& exchange : reply.exchanges) {
+    exchange["agent"] = agent_name;
+    HYP_RETURN_IF_ERROR(Record(Event{0, 0, std::nullopt, 0, events::kAgentExchange, std::move(exchange)}));
+  }
+  if (!reply.decided_by.empty()) {
+    HYP_RETURN_IF_ERROR(Record(Event{0, 0, std::nullopt, 0, events::kAgentFallback,
+                                     Json{{"agent", agent_name}, {"decided_by", reply.decided_by}}}));
+    if (!warned_fallback_) {
+      // Once: a run whose agent never answers must not look like a normal run (the end says how many).
+      warned_fallback_ = true;
+      observer_.OnMessage(agent_name + " did not decide: " + reply.decided_by +
+                          "; the fallback decides whenever it cannot (see `hyperion decisions`)");
+    }
+  }
+  // The notes this reply answers go with its first recorded decision.
+  Json notes = Json::array();
+  for (int64_t id : reply.acknowledged_notes) notes.push_back(id);
+  HYP_RETURN_IF_ERROR(ApplyPrunes(reply.prunes, by, notes));
+  for (const auto& decision : reply.priorities) {
+    Trial* trial = FindTrial(decision.trial_id);
+    if (!trial || trial->state != TrialState::kPending) {
+      HYP_RETURN_IF_ERROR(RejectDecision(
+          by, "prioritise",
+          Json{{"trial", trial ? Json(trial->number) : Json()}, {"rationale", decision.rationale}},
+          trial ? "trial #" + std::to_string(trial->number) + " is " + TrialStateName(trial->state) +
+                      ", not pending"
+                : "no trial has id " + std::to_string(decision.trial_id)));
+      continue;
+    }
+    trial->priority = decision.priority;
+    Json payload{{"priority", decision.priority},
+                 {"rationale", decision.rationale},
+                 {"evidence", decision.evidence},
+                 {"agent", by}};
+    if (!notes.empty()) payload["notes"] = std::exchange(notes, Json::array());
+    HYP_RETURN_IF_ERROR(SaveTrial(*trial, events::kTrialPrioritised, std::move(payload)));
+  }
+  int created = 0;
+  for (auto& p : reply.proposals) {
+    if (stopping_) break;
+    Status valid =
+        proposals_done_
+            ? FailedPreconditionError("the experiment takes no more proposals (" + end_reason_ + ")")
+            : CheckProposal(p);
+    if (valid.ok() && config_.budget.max_trials &&
+        static_cast<int64_t>(trials_.size()) >= *config_.budget.max_trials) {
+      valid = FailedPreconditionError("the budget of " + std::to_string(*config_.budget.max_trials) +
+                                      " trials is spent");
+    }
+    if (!valid.ok()) {
+      Json parents = Json::array();
+      for (int64_t id : p.parents) {
+        const Trial* parent = FindTrial(id);
+        parents.push_back(parent ? Json(parent->number) : Json(id));
+      }
+      HYP_RETURN_IF_ERROR(RejectDecision(
+          by, "propose",
+          Json{{"params", p.params}, {"parents", parents}, {"operator", p.op}, {"rationale", p.rationale}},
+          valid.message()));
+      if (++rejections_in_a_row_ >= kMaxRejectionsInARow) {
+        StopProposing(agent_name + "'s last " + std::to_string(kMaxRejectionsInARow) +
+                          " proposals were all rejected; the last because " + valid.message(),
+                      false);
+      }
+      continue;
+    }
+    rejections_in_a_row_ = 0;
+    Trial trial;
+    trial.experiment_id = experiment_.id;
+    trial.params = p.params;
+    trial.parents = p.parents;
+    trial.op = p.op;
+    trial.change_label = p.change_label;
+    trial.rationale = p.rationale;
+    trial.evidence = p.evidence;
+    HYP_RETURN_IF_ERROR(PrepareBranch(p, trial));
+    trial.created_at = WallSeconds();
+    Event event;
+    event.experiment_id = experiment_.id;
+    event.type = events::kTrialProposed;
+    Result<Trial> made = Status::Ok();
+    HYP_RETURN_IF_ERROR(storage_.RunInTransaction([&]() -> Status {
+      made = storage_.CreateTrial(trial);
+      if (!made.ok()) return made.status();
+      event.trial_id = made->id;
+      event.time = WallSeconds();
+      event.payload = Json{{"number", made->number},       {"operator", made->op},
+                           {"params", made->params},       {"parents", made->parents},
+                           {"change", made->change_label}, {"rationale", made->rationale},
+                           {"evidence", made->evidence},   {"agent", by}};
+      if (!notes.empty()) event.payload["notes"] = notes;
+      HYP_ASSIGN_OR_RETURN(event.id, storage_.AppendEvent(event));
+      return Status::Ok();
+    }));
+    notes = Json::array();
+    taken_.insert(DuplicateKey(made->params, made->parents, made->budget_from, made->budget_to));
+    trials_.push_back(std::move(made).value());
+    Remember(event);
+    ++created;
+    ++(by == agent_name ? decided_by_agent_ : decided_by_fallback_);
+  }
+  if (reply.stop && !proposals_done_) {
+    StopProposing(reply.stop->rationale, false);
+    observer_.OnMessage(reply.stop->rationale);
+    Json payload{{"agent", by}, {"rationale", reply.stop->rationale}, {"evidence", reply.stop->evidence}};
+    if (!notes.empty()) payload["notes"] = std::exchange(notes, Json::array());
+    HYP_RETURN_IF_ERROR(Record(Event{0, 0, std::nullopt, 0, events::kAgentStopped, std::move(payload)}));
+  }
+  bool idle = RunningCount() == 0 && FreeSlots() == config_.parallel && !slow_call_;
+  if (created == 0 && !reply.wait_reason.empty() && idle) {
+    // Nothing runs that could bring what it waits for.
+    StopProposing("the strategy has nothing to propose: " + reply.wait_reason, false);
+  }
+  return created;
 }
 
 Status Orchestrator::PollMetrics(Running& running, bool final_read) {
@@ -553,6 +903,12 @@ Status Orchestrator::PollMetrics(Running& running, bool final_read) {
     observer_.OnTrialReport(*trial, report);
   }
   HYP_RETURN_IF_ERROR(storage_.AppendReports(rows));
+  if (running.last_step) {
+    // The agent sees reports as events too (kept in memory only: the reports table is their record).
+    Json payload{{"number", trial->number}, {"step", *running.last_step}};
+    if (running.last_value) payload["value"] = *running.last_value;
+    Remember(Event{0, experiment_.id, trial->id, WallSeconds(), "trial_reported", std::move(payload)});
+  }
   if (!batch.problems.empty() && !running.end_state) {
     const auto& p = batch.problems.front();
     StopTrial(running, TrialState::kFailed, "unreadable metric in " + p.where + ": " + p.message, false);
@@ -672,30 +1028,14 @@ Status Orchestrator::HandleExit(const TrialExit& exit) {
 }
 
 Status Orchestrator::PrepareBranch(const Proposal& proposal, Trial& trial) {
-  // `trial` already holds the proposal's parents, rationale and the rest; `proposal` the span and restore.
-  const std::string who = "strategy " + strategy_->Name();
+  // `trial` already holds the proposal's parents, rationale and the rest; CheckProposal() accepted it.
   if (config_.training.enabled()) {
     // Model-free and model-based samplers leave the span to us: a whole run.
     trial.budget_from = proposal.budget_from.value_or(0);
     trial.budget_to = proposal.budget_to.value_or(config_.training.max);
-    if (!(*trial.budget_from >= 0 && *trial.budget_from < *trial.budget_to &&
-          *trial.budget_to <= config_.training.max)) {
-      return InternalError(who + " proposed the span " + FormatNumber(*trial.budget_from) + ".." +
-                           FormatNumber(*trial.budget_to) + ", outside 0.." +
-                           FormatNumber(config_.training.max) + " " + config_.training.unit);
-    }
-  }
-  for (int64_t parent : trial.parents) {
-    if (!FindTrial(parent))
-      return InternalError(who + " named a parent that is not a trial: id " + std::to_string(parent));
   }
   if (!proposal.restore) return Status::Ok();
-  if (trial.parents.empty()) return InternalError(who + " asked to restore a checkpoint without a parent");
   const Trial& donor = *FindTrial(trial.parents[0]);
-  if (donor.checkpoint_dir.empty()) {
-    return InternalError(who + " branched from trial #" + std::to_string(donor.number) +
-                         ", whose checkpoint was already removed (it was not on the strategy's frontier)");
-  }
   std::error_code ec;
   if (!fs::is_directory(donor.checkpoint_dir, ec) || fs::is_empty(donor.checkpoint_dir, ec)) {
     // The trial starts from scratch: the stored rationale says so, and the run says it once per donor.
@@ -712,27 +1052,31 @@ Status Orchestrator::PrepareBranch(const Proposal& proposal, Trial& trial) {
   return Status::Ok();
 }
 
-Status Orchestrator::ApplyPrunes(const std::vector<PruneDecision>& prunes) {
+Status Orchestrator::ApplyPrunes(const std::vector<PruneDecision>& prunes, const std::string& decided_by,
+                                 Json& notes) {
   if (!prunes.empty()) retention_due_ = true;
   for (const auto& decision : prunes) {
     Trial* trial = FindTrial(decision.trial_id);
     if (!trial) {
-      return InternalError("strategy " + strategy_->Name() + " pruned a trial that does not exist: id " +
-                           std::to_string(decision.trial_id));
-    }
-    auto running = running_.find(trial->id);
-    if (running != running_.end()) {
-      RequestPrune(*running->second, strategy_->Name(), decision.rationale, decision.evidence);
+      HYP_RETURN_IF_ERROR(RejectDecision(decided_by, "prune", Json{{"rationale", decision.rationale}},
+                                         "no trial has id " + std::to_string(decision.trial_id)));
       continue;
     }
+    Json payload{{"reason", decision.rationale}, {"evidence", decision.evidence}, {"source", decided_by}};
+    if (!notes.empty()) payload["notes"] = std::exchange(notes, Json::array());
+    auto running = running_.find(trial->id);
+    if (running != running_.end()) {
+      if (running->second->end_state) continue;  // already on its way out
+      RequestPrune(*running->second, decided_by, decision.rationale, decision.evidence);
+      HYP_RETURN_IF_ERROR(SaveTrial(*trial, events::kPruneRequested, std::move(payload)));
+      continue;
+    }
+    // Deciding the same prune again is harmless: trials already over are skipped.
     if (trial->state != TrialState::kPending && trial->state != TrialState::kCompleted) continue;
     trial->state = TrialState::kPruned;
     trial->error = decision.rationale;
     if (!trial->ended_at) trial->ended_at = WallSeconds();
-    HYP_RETURN_IF_ERROR(SaveTrial(
-        *trial, "trial_pruned",
-        Json{
-            {"reason", decision.rationale}, {"evidence", decision.evidence}, {"source", strategy_->Name()}}));
+    HYP_RETURN_IF_ERROR(SaveTrial(*trial, events::kTrialPruned, std::move(payload)));
   }
   return Status::Ok();
 }
@@ -791,7 +1135,7 @@ Status Orchestrator::ApplyRetention() {
   if (!config_.checkpoints.keep_best || !retention_due_) return Status::Ok();
   retention_due_ = false;
   const int keep_best = *config_.checkpoints.keep_best;
-  std::set<int64_t> keep = strategy_->Frontier(Context());
+  std::set<int64_t> keep = agent_->Frontier(Context(0));
   auto ranked = RankCompleted(trials_, config_.objective, config_.training);
   for (size_t i = 0; i < ranked.size() && static_cast<int>(i) < keep_best; ++i) keep.insert(ranked[i]->id);
   for (const auto& t : trials_) {
@@ -855,6 +1199,7 @@ Status Orchestrator::Loop() {
     for (const auto& exit : executor_->CollectExits()) HYP_RETURN_IF_ERROR(HandleExit(exit));
     for (auto& [id, running] : running_) HYP_RETURN_IF_ERROR(PollMetrics(*running, false));
     HYP_RETURN_IF_ERROR(CheckDeadlines());
+    HYP_RETURN_IF_ERROR(ReadNotes());
     HYP_RETURN_IF_ERROR(FillSlots());
     HYP_RETURN_IF_ERROR(ApplyRetention());
 
@@ -902,6 +1247,12 @@ Result<RunSummary> Orchestrator::Run() {
     (void)storage_.SetExperimentStatus(experiment_.id, "failed", WallSeconds());
     (void)storage_.ReleaseExperiment(experiment_.id, owner_);
     return loop;
+  }
+  if (decided_by_fallback_ > 0) {
+    observer_.OnMessage(
+        agent_->Name() + " decided " + std::to_string(decided_by_agent_) + " of the " +
+        std::to_string(decided_by_agent_ + decided_by_fallback_) +
+        " trials proposed in this run; its fallback decided the rest (see `hyperion decisions`)");
   }
   RunSummary summary;
   summary.stop_signal = stop_signal_;

@@ -1,11 +1,13 @@
-// The orchestrator runs one experiment: it asks the strategy for trials, stores them, launches them through
+// The orchestrator runs one experiment: it asks the agent what to do (see agent/agent.h), validates and
+// stores each decision with its rationale (applied, or rejected with the reason), launches trials through
 // the executor, reads their reports, enforces timeouts, retries and the budget, and stops cleanly on
 // SIGINT/SIGTERM.
 //
 // One thread owns all of its state: Run() is an event loop on the calling thread, woken by signals (SIGCHLD,
-// SIGINT, SIGTERM through a self-pipe) and by a short tick that tails the trials' metric files. Storage is
-// written before anything is shown, so a crash loses no finished result; Run() with resume continues an
-// experiment from storage.
+// SIGINT, SIGTERM through a self-pipe), by a slow agent's reply, and by a short tick that tails the trials'
+// metric files and reads new user notes. A slow agent (an LLM) decides on a worker thread with a snapshot;
+// meanwhile its fallback fills free slots. Storage is written before anything is shown, so a crash loses no
+// finished result; Run() with resume continues an experiment from storage.
 //
 // Run() installs handlers for SIGINT, SIGTERM and SIGCHLD for its duration and restores the previous ones
 // after. A second SIGINT kills the trials at once instead of waiting for the grace period.
@@ -18,13 +20,13 @@
 #include <string>
 #include <vector>
 
+#include "hyperion/agent/agent.h"
 #include "hyperion/common/status.h"
 #include "hyperion/executor/executor.h"
 #include "hyperion/executor/metric_stream.h"
 #include "hyperion/experiment/config.h"
 #include "hyperion/storage/storage.h"
 #include "hyperion/strategy/pruner.h"
-#include "hyperion/strategy/strategy.h"
 
 namespace hyperion {
 
@@ -59,18 +61,26 @@ struct RunSummary {
 // This machine's name, as recorded in an experiment's owner.
 std::string HostName();
 
+// An owner whose heartbeat is older than this is taken for dead (it may run on another host).
+inline constexpr double kStaleOwnerSeconds = 30;
+
+// True when `owner` ("host:pid") names a process of this host that no longer runs (a zombie counts as
+// gone). Owners on other hosts are never known to be gone here: their heartbeat tells.
+bool OwnerGone(const std::string& owner);
+
 class Orchestrator {
  public:
-  Orchestrator(RunSettings settings, Storage& storage, std::unique_ptr<Strategy> strategy,
+  Orchestrator(RunSettings settings, Storage& storage, std::unique_ptr<Agent> agent,
                std::unique_ptr<Executor> executor, RunObserver& observer);
   ~Orchestrator();
 
   // Runs the experiment to its end. Errors: kAlreadyExists when the experiment exists and resume is off;
-  // kFailedPrecondition when resuming with a different strategy; storage errors as they come.
+  // kFailedPrecondition when resuming with a different strategy (agent); storage errors as they come.
   Result<RunSummary> Run();
 
  private:
   struct Running;
+  struct SlowCall;
 
   Status Start();
   Status Loop();
@@ -83,8 +93,23 @@ class Orchestrator {
   // Asks a running trial to stop through control.json; SIGTERM follows after the grace period.
   void RequestPrune(Running& running, const std::string& source, const std::string& rationale,
                     const Json& evidence);
-  // Applies a strategy's prune decisions (running: asked to stop; pending or completed: marked pruned).
-  Status ApplyPrunes(const std::vector<PruneDecision>& prunes);
+  // Asks the agent for decisions while slots are free or events wait for it; a slow agent through
+  // DriveSlowAgent().
+  Status AskAgent();
+  // Starts pending trials (the agent's queue, retries, resumed ones) while slots are free.
+  Status LaunchPending();
+  Status DriveSlowAgent();
+  // Fills free slots from the slow agent's fallback; `by` names it and says why it decides.
+  Status FillFromFallback(const std::string& by);
+  // Validates and applies one reply, recording each decision (applied or rejected) in the event log.
+  // Returns how many proposals became trials.
+  Result<int> ApplyReply(AgentReply reply, const std::string& decided_by);
+  // Why a proposal cannot become a trial; OK when it can.
+  Status CheckProposal(const Proposal& proposal) const;
+  Status RejectDecision(const std::string& decided_by, const std::string& kind, Json details,
+                        const std::string& reason);
+  // Applies prune decisions (running: asked to stop; pending or completed: marked pruned).
+  Status ApplyPrunes(const std::vector<PruneDecision>& prunes, const std::string& decided_by, Json& notes);
   // Shows the pruner a running trial's new reports of the objective.
   Status CheckPruner(Running& running);
   // Removes the checkpoints no trial may need any more (config `checkpoints`).
@@ -92,9 +117,22 @@ class Orchestrator {
   // Fills in what a proposal asks of the trial (which already holds its parents and rationale): its span of
   // training and the checkpoint it restores; notes in the rationale when the donor left none.
   Status PrepareBranch(const Proposal& proposal, Trial& trial);
-  StrategyContext Context() const;
+  // The agent's read-only view; free_slots as given.
+  AgentContext Context(int free_slots) const;
+  // Appends an event and shows it to the agent (recent events, earlier decisions).
+  Status Record(Event event);
+  void Remember(const Event& event);
+  // Reads notes written by `hyperion note` since the last look.
+  Status ReadNotes();
+  int FreeSlots() const;
+  // The key under which a proposal counts as a duplicate of an existing trial.
+  static std::string DuplicateKey(const Json& params, const std::vector<int64_t>& parents,
+                                  std::optional<double> from, std::optional<double> to);
   void StopAll(TrialState end_state, const std::string& reason, bool immediately);
   Status SaveTrial(const Trial& trial, const std::string& event_type, Json payload);
+  void StopProposing(const std::string& reason, bool budget);
+  // Stops proposing once budget.max_trials trials exist.
+  void CheckTrialBudget();
   Status RecoverUnfinished();
   Trial* FindTrial(int64_t id);
   std::optional<Trial> Best() const;
@@ -103,15 +141,14 @@ class Orchestrator {
   // Makes this process the experiment's runner, or explains who runs it.
   Status Claim(const ExperimentRecord& existing);
 
-  // An owner whose heartbeat is older than this is taken for dead (it may run on another host).
-  static constexpr double kStaleOwnerSeconds = 30;
   static constexpr double kHeartbeatSeconds = 5;
   int RunningCount() const { return static_cast<int>(running_.size()); }
 
   RunSettings settings_;
   const ExperimentConfig& config_;
   Storage& storage_;
-  std::unique_ptr<Strategy> strategy_;
+  // Shared with a slow agent's worker thread, which may outlive the run (see SlowCall).
+  std::shared_ptr<Agent> agent_;
   std::unique_ptr<Executor> executor_;
   std::unique_ptr<Pruner> pruner_;  // nullptr when the config names none
   RunObserver& observer_;
@@ -134,6 +171,21 @@ class Orchestrator {
   int stop_signal_ = 0;
   double last_tick_ = 0;
   double last_heartbeat_ = 0;
+  // The agent's view, rebuilt from storage on resume.
+  std::vector<Event> decisions_;         // decision events, oldest first
+  std::vector<Note> notes_;              // user notes, oldest first
+  std::vector<Event> recent_;            // events since the agent was last called
+  bool agent_due_ = true;                // something happened the agent should see
+  int64_t notes_after_ = 0;              // the last note event read
+  double last_note_read_ = 0;            // monotonic
+  std::set<std::string> taken_;          // DuplicateKey of every trial
+  int rejections_in_a_row_ = 0;          // proposals rejected since the last accepted one
+  std::shared_ptr<SlowCall> slow_call_;  // the slow agent's call in flight, if any
+  double last_agent_call_ = 0;           // monotonic
+  bool warned_fallback_ = false;         // the run said once that a fallback decided
+  int decided_by_agent_ = 0;             // trials this run created from the agent's own proposals
+  int decided_by_fallback_ = 0;          // and from its fallback's
+  static constexpr int kMaxRejectionsInARow = 5;
 };
 
 }  // namespace hyperion

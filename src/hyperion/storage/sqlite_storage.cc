@@ -88,6 +88,10 @@ const char* const kMigrations[] = {
     );
     CREATE INDEX events_by_experiment ON events(experiment_id, id);
     )sql",
+    // 2: the agent reads notes and earlier decisions by type without scanning the whole log.
+    R"sql(
+    CREATE INDEX events_by_type ON events(experiment_id, type, id);
+    )sql",
 };
 
 constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
@@ -292,13 +296,13 @@ Status SqliteStorage::Exec(const std::string& sql) {
 }
 
 Result<SqliteStorage::Statement> SqliteStorage::Prepare(const char* sql) {
-  auto it = statements_.find(sql);
+  auto it = statements_.find(std::string_view(sql));
   if (it != statements_.end()) return Statement(it->second);
   sqlite3_stmt* stmt = nullptr;
   if (sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr) != SQLITE_OK) {
     return Error(std::string("preparing a query"));
   }
-  statements_[sql] = stmt;
+  statements_.emplace(sql, stmt);
   return Statement(stmt);
 }
 
@@ -645,11 +649,23 @@ Result<int64_t> SqliteStorage::AppendEvent(const Event& event) {
   return id;
 }
 
-Result<std::vector<Event>> SqliteStorage::ListEvents(int64_t experiment_id, int64_t after_id, int limit) {
-  HYP_ASSIGN_OR_RETURN(Statement q,
-                       Prepare("SELECT id, experiment_id, trial_id, time, type, payload_json FROM events "
-                               "WHERE experiment_id = ? AND id > ? ORDER BY id LIMIT ?"));
-  q.Bind(1, experiment_id).Bind(2, after_id).Bind(3, limit);
+Result<std::vector<Event>> SqliteStorage::ListEvents(int64_t experiment_id, int64_t after_id, int limit,
+                                                     const std::vector<std::string>& types) {
+  std::string sql =
+      "SELECT id, experiment_id, trial_id, time, type, payload_json FROM events "
+      "WHERE experiment_id = ? AND id > ?";
+  if (!types.empty()) {
+    sql += " AND type IN (?";
+    for (size_t i = 1; i < types.size(); ++i) sql += ", ?";
+    sql += ")";
+  }
+  sql += " ORDER BY id LIMIT ?";
+  HYP_ASSIGN_OR_RETURN(Statement q, Prepare(sql.c_str()));
+  int index = 1;
+  q.Bind(index++, experiment_id);
+  q.Bind(index++, after_id);
+  for (const auto& type : types) q.Bind(index++, type);
+  q.Bind(index, limit);
   std::vector<Event> out;
   int rc;
   while ((rc = q.Step()) == SQLITE_ROW) {

@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "hyperion/storage/storage.h"
 
@@ -44,7 +45,8 @@ class SqliteStorage final : public Storage {
   Result<std::vector<Report>> ListReports(int64_t trial_id) override;
 
   Result<int64_t> AppendEvent(const Event& event) override;
-  Result<std::vector<Event>> ListEvents(int64_t experiment_id, int64_t after_id, int limit) override;
+  Result<std::vector<Event>> ListEvents(int64_t experiment_id, int64_t after_id, int limit,
+                                        const std::vector<std::string>& types) override;
 
   Status RunInTransaction(const std::function<Status()>& body) override;
 
@@ -68,7 +70,8 @@ class SqliteStorage final : public Storage {
 
   sqlite3* db_;
   std::string path_;
-  std::map<const char*, sqlite3_stmt*> statements_;
+  // Prepared statements by their text (queries built at run time, such as a filter by type, included).
+  std::map<std::string, sqlite3_stmt*, std::less<>> statements_;
   bool in_transaction_ = false;
 };
 

@@ -78,8 +78,9 @@ class Storage {
 
   // Appends to the event log and returns the event's id.
   virtual Result<int64_t> AppendEvent(const Event& event) = 0;
-  // Events with id > after_id, oldest first, at most `limit`.
-  virtual Result<std::vector<Event>> ListEvents(int64_t experiment_id, int64_t after_id, int limit) = 0;
+  // Events with id > after_id, oldest first, at most `limit`; only those of `types` when it is not empty.
+  virtual Result<std::vector<Event>> ListEvents(int64_t experiment_id, int64_t after_id, int limit,
+                                                const std::vector<std::string>& types) = 0;
 
   // Runs `body` in one transaction: commits when it returns OK, rolls back otherwise. Not reentrant.
   virtual Status RunInTransaction(const std::function<Status()>& body) = 0;

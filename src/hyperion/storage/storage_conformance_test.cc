@@ -185,7 +185,7 @@ TEST_P(StorageConformance, TransactionsRollBackEverything) {
   auto trials = storage_->ListTrials(e.id);
   ASSERT_TRUE(trials.ok());
   EXPECT_TRUE(trials->empty());
-  auto events = storage_->ListEvents(e.id, 0, 100);
+  auto events = storage_->ListEvents(e.id, 0, 100, {});
   ASSERT_TRUE(events.ok());
   EXPECT_TRUE(events->empty());
 }
@@ -199,14 +199,33 @@ TEST_P(StorageConformance, EventsArePagedInOrder) {
     event.payload = Json{{"i", i}};
     ASSERT_TRUE(storage_->AppendEvent(event).ok());
   }
-  auto first = storage_->ListEvents(e.id, 0, 2);
+  auto first = storage_->ListEvents(e.id, 0, 2, {});
   ASSERT_TRUE(first.ok());
   ASSERT_EQ(first->size(), 2u);
-  auto rest = storage_->ListEvents(e.id, first->back().id, 100);
+  auto rest = storage_->ListEvents(e.id, first->back().id, 100, {});
   ASSERT_TRUE(rest.ok());
   ASSERT_EQ(rest->size(), 3u);
   EXPECT_EQ(rest->front().type, "n2");
   EXPECT_EQ(rest->back().payload["i"], 4);
+}
+
+TEST_P(StorageConformance, EventsAreFilteredByType) {
+  ExperimentRecord e = MakeExperiment("typed");
+  for (const char* type : {"note", "trial_started", "note", "agent_stopped", "trial_started"}) {
+    Event event;
+    event.experiment_id = e.id;
+    event.type = type;
+    ASSERT_TRUE(storage_->AppendEvent(event).ok());
+  }
+  auto notes = storage_->ListEvents(e.id, 0, 100, {"note"});
+  ASSERT_TRUE(notes.ok());
+  ASSERT_EQ(notes->size(), 2u);
+  EXPECT_LT(notes->front().id, notes->back().id);
+  auto two = storage_->ListEvents(e.id, notes->front().id, 100, {"note", "agent_stopped"});
+  ASSERT_TRUE(two.ok());
+  ASSERT_EQ(two->size(), 2u);
+  EXPECT_EQ(two->front().type, "note");
+  EXPECT_EQ(two->back().type, "agent_stopped");
 }
 
 TEST_P(StorageConformance, DataSurvivesReopening) {
