@@ -8,6 +8,7 @@
 #include "hyperion/agent/analyst_parts.h"
 #include "hyperion/common/text.h"
 #include "hyperion/strategy/gp_encoding.h"
+#include "hyperion/strategy/graph_common.h"
 #include "hyperion/strategy/mutation.h"
 #include "hyperion/strategy/tpe_search.h"
 
@@ -65,15 +66,23 @@ Design SpaceFilling(int n, size_t dims, uint64_t seed) {
   return best;
 }
 
-// "2nd", "3rd", "4th", "11th", "21st".
-std::string Ordinal(size_t n) {
-  const char* suffix = "th";
-  if (n % 100 < 11 || n % 100 > 13) {
-    if (n % 10 == 1) suffix = "st";
-    if (n % 10 == 2) suffix = "nd";
-    if (n % 10 == 3) suffix = "rd";
+// The values one move away from `value`: every other choice, or shifts of each size up and down (in unit
+// range).
+template <size_t N>
+std::vector<Json> NeighbourMoves(const ParamSpec& spec, const Json& value, const double (&shifts)[N]) {
+  std::vector<Json> moves;
+  if (IsChoice(spec)) {
+    for (const Json& choice : spec.choices) {
+      if (!SameTypedValue(choice, value)) moves.push_back(choice);
+    }
+    return moves;
   }
-  return std::to_string(n) + suffix;
+  for (double d : shifts) {
+    for (int direction : {+1, -1}) {
+      if (auto moved = ShiftValue(spec, value, direction, d)) moves.push_back(*moved);
+    }
+  }
+  return moves;
 }
 
 // The same parameters with the same typed values.
@@ -282,18 +291,7 @@ class Planner {
     double chosen_ei = -1, chosen_mean = 1e300;
     for (const ParamSpec* spec : ActiveParams(space, best.params)) {
       const Json& value = best.params.at(spec->name);
-      std::vector<Json> moves;
-      if (IsChoice(*spec)) {
-        for (const Json& choice : spec->choices) {
-          if (!SameTypedValue(choice, value)) moves.push_back(choice);
-        }
-      } else {
-        for (double d : kPolishShifts) {
-          for (int direction : {+1, -1}) {
-            if (auto moved = ShiftValue(*spec, value, direction, d)) moves.push_back(*moved);
-          }
-        }
-      }
+      std::vector<Json> moves = NeighbourMoves(*spec, value, kPolishShifts);
       for (const Json& move : moves) {
         Json params = best.params;
         params[spec->name] = move;
@@ -497,18 +495,7 @@ class Planner {
     double top = -1;
     for (const ParamSpec* spec : order) {
       const Json& value = best.params.at(spec->name);
-      std::vector<Json> moves;
-      if (IsChoice(*spec)) {
-        for (const Json& choice : spec->choices) {
-          if (!SameTypedValue(choice, value)) moves.push_back(choice);
-        }
-      } else {
-        for (double d : kShifts) {
-          for (int direction : {+1, -1}) {
-            if (auto moved = ShiftValue(*spec, value, direction, d)) moves.push_back(*moved);
-          }
-        }
-      }
+      std::vector<Json> moves = NeighbourMoves(*spec, value, kShifts);
       Candidate here;
       for (const Json& move : moves) {
         Json params = best.params;
@@ -534,7 +521,8 @@ class Planner {
               ? std::to_string(std::lround(100 * ShareOf(spec.name))) + "% of the variation"
               : "no importance estimate yet";
       const std::string rank =
-          i == 0 ? "its most important parameter" : "its " + Ordinal(i + 1) + " most important parameter";
+          i == 0 ? "its most important parameter"
+                 : "its " + graph::Ordinal(static_cast<int64_t>(i) + 1) + " most important parameter";
       c.predicted = m->Predict(c.proposal.params);
       Proposal& p = c.proposal;
       p.parents = {best.id};
