@@ -798,7 +798,15 @@ AgentReply Analyst::Decide(const AgentContext& context) {
   reply.prunes = analyst::PlateauPrunes(view, planner.history(), planner.settings());
   const std::vector<const Note*> notes = OpenNotes(context, planner.history());
   std::map<int64_t, std::string> note_words;
-  if (planner.history().stopped) {
+  // A note given after the stop (a person resumed the experiment with a hint) reopens the search.
+  const bool reopened = std::any_of(notes.begin(), notes.end(), [&](const Note* note) {
+    return note->event_id > planner.history().stopped_at;
+  });
+  size_t failed = 0;
+  for (const Trial& t : context.trials)
+    failed += t.state == TrialState::kFailed || t.state == TrialState::kTimedOut;
+  const size_t give_up_after = static_cast<size_t>(std::max(5, planner.settings().initial));
+  if (planner.history().stopped && !reopened) {
     reply.wait_reason = "the analyst stopped the search earlier; running trials finish";
   } else {
     const bool stall_possible = !planner.history().stop_rejected && !planner.NextDesignIndex() &&
@@ -813,6 +821,17 @@ AgentReply Analyst::Decide(const AgentContext& context) {
     }
     int slots = context.free_slots;
     if (context.trials_left) slots = static_cast<int>(std::min<int64_t>(slots, *context.trials_left));
+    if (!reply.stop && view.measured().empty() && failed >= give_up_after && context.running == 0) {
+      // Nothing has ever produced a value: the command, not the search, needs attention.
+      const Trial* last = nullptr;
+      for (const Trial& t : context.trials)
+        if (t.state == TrialState::kFailed || t.state == TrialState::kTimedOut) last = &t;
+      reply.stop =
+          StopDecision{"All " + Plural(failed, "trial") + " so far failed and none produced a value of " +
+                           context.config.objective.metric + "; stopping so the command can be checked " +
+                           "(the last, #" + std::to_string(last->number) + ": " + last->error + ").",
+                       Json{{"rule", "all failed"}, {"failed", failed}, {"last", last->number}}};
+    }
     if (!reply.stop && slots > 0) {
       reply.proposals = Propose(planner, slots, notes, &note_words);
       if (reply.proposals.empty()) {

@@ -48,6 +48,7 @@ struct History {
   bool stop_rejected = false;
   std::set<int64_t> prunes_decided;  // trial ids already asked to stop or pruned
   bool stopped = false;              // an agent_stopped event: the search is over
+  int64_t stopped_at = 0;            // that event's id
   std::set<int64_t> acknowledged;    // note ids a decision already answered
 
   static History Read(const AgentContext& context);

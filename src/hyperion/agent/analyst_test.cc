@@ -2,6 +2,7 @@
 // start, the model phase, bad regions, importance, merges, plateau prunes, the stall stop, notes, refused
 // decisions, rationales and determinism.
 #include "hyperion/agent/analyst.h"
+#include "hyperion/agent/analyst_parts.h"
 
 #include <gtest/gtest.h>
 
@@ -628,6 +629,38 @@ TEST(Analyst, TurnsToTpeWhenTheGpWouldSeeTooFewTrials) {
     EXPECT_EQ(p.change_label, "tpe");
   }
   EXPECT_TRUE(config.space.Validate(p.params).ok());
+}
+
+}  // namespace
+}  // namespace hyperion
+
+namespace hyperion {
+namespace {
+
+TEST(Analyst, ANoteIsReadWithItsNegationAndNeverGivesAChoiceADirection) {
+  ExperimentConfig config = Config({Float("lr", 1e-4, 1, true), Choice("opt", {"adam", "sgd"})});
+  auto up = analyst::ReadNote(config.space, "try a larger learning rate");
+  ASSERT_TRUE(up);
+  EXPECT_EQ(up->spec->name, "lr");
+  EXPECT_EQ(up->direction, 1);
+  auto negated = analyst::ReadNote(config.space, "do not try larger learning rates, they diverge");
+  ASSERT_TRUE(negated);
+  EXPECT_EQ(negated->direction, -1);
+  auto avoid = analyst::ReadNote(config.space, "avoid smaller lr");
+  ASSERT_TRUE(avoid);
+  EXPECT_EQ(avoid->direction, 1);
+  EXPECT_FALSE(analyst::ReadNote(config.space, "try fewer opt"));
+}
+
+TEST(Analyst, StopsWhenEveryTrialFailsSayingWhy) {
+  AgentSimulation sim(Config({Float("x", 0, 1), Float("y", 0, 1)}), 4);
+  sim.outcome = [](const Trial&) { return Diverges(); };
+  Analyst analyst(sim.config());
+  EXPECT_EQ(sim.Run(analyst, 40, 1), "stopped");
+  EXPECT_EQ(sim.trials.size(), 5u);  // max(5, 2 x 2 parameters)
+  ASSERT_TRUE(sim.stop);
+  EXPECT_EQ(sim.stop->rationale.rfind("All 5 trials so far failed", 0), 0u) << sim.stop->rationale;
+  EXPECT_EQ(sim.stop->evidence["failed"], 5);
 }
 
 }  // namespace

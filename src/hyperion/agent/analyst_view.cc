@@ -79,7 +79,7 @@ History History::Read(const AgentContext& context) {
         if (id.is_number_integer()) h.acknowledged.insert(id.get<int64_t>());
       }
     }
-    if (e.type == events::kAgentStopped) h.stopped = true;
+    if (e.type == events::kAgentStopped) h.stopped = true, h.stopped_at = e.id;
     if (e.type == events::kPruneRequested || e.type == events::kTrialPruned) {
       if (e.trial_id) h.prunes_decided.insert(*e.trial_id);
     }
@@ -234,10 +234,15 @@ std::optional<NoteAction> ReadNote(const Space& space, const std::string& text) 
                                                  "reduce",  "shorter", "narrower", "decreasing"};
   static const std::vector<std::string> kUp = {"larger", "bigger", "higher", "more",    "increase",
                                                "raise",  "longer", "wider",  "greater", "increasing"};
+  // Choices have no order: "fewer opt" names no direction.
+  if (!found->choices.empty()) return std::nullopt;
   bool down = std::any_of(kDown.begin(), kDown.end(), has_word);
   bool up = std::any_of(kUp.begin(), kUp.end(), has_word);
   if (down == up) return std::nullopt;
-  return NoteAction{found, up ? 1 : -1};
+  // "do not try larger learning rates" asks for the other way.
+  static const std::vector<std::string> kNegations = {"not", "don't", "dont", "never", "avoid", "no", "stop"};
+  const bool negated = std::any_of(kNegations.begin(), kNegations.end(), has_word);
+  return NoteAction{found, (up != negated) ? 1 : -1};
 }
 
 }  // namespace hyperion::analyst
