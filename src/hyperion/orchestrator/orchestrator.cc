@@ -145,6 +145,7 @@ struct Orchestrator::Running {
 // under the mutex and wakes the loop through the self-pipe. Shared with the worker (and the agent with it)
 // so that a call still out when the run ends may finish on its own after the orchestrator is gone.
 struct Orchestrator::SlowCall {
+  ExperimentConfig config;  // a copy: the call may outlive the orchestrator
   std::vector<Trial> trials;
   std::map<int64_t, std::vector<StepValue>> curves;
   std::vector<Event> decisions;
@@ -154,6 +155,7 @@ struct Orchestrator::SlowCall {
   std::mutex mutex;
   std::optional<AgentReply> reply;  // guarded by mutex
   bool done = false;                // guarded by mutex
+  bool orphaned = false;            // guarded by mutex; the run is over: the wake pipe may be closed
   std::thread thread;
 };
 
@@ -167,7 +169,9 @@ Orchestrator::Orchestrator(RunSettings settings, Storage& storage, std::unique_p
       observer_(observer),
       owner_(HostName() + ":" + std::to_string(::getpid())) {}
 
-Orchestrator::~Orchestrator() {
+Orchestrator::~Orchestrator() { ReleaseSlowCall(); }
+
+void Orchestrator::ReleaseSlowCall() {
   if (!slow_call_) return;
   // The run is over with a call still out: ask it to return, give it a moment, then let it finish alone.
   agent_->Cancel();
@@ -178,7 +182,19 @@ Orchestrator::~Orchestrator() {
     }
     ::usleep(20000);
   }
-  if (slow_call_->thread.joinable()) slow_call_->thread.detach();
+  bool done;
+  {
+    std::lock_guard<std::mutex> lock(slow_call_->mutex);
+    slow_call_->orphaned = true;
+    done = slow_call_->done;
+  }
+  if (slow_call_->thread.joinable()) {
+    if (done)
+      slow_call_->thread.join();
+    else
+      slow_call_->thread.detach();
+  }
+  slow_call_.reset();
 }
 
 bool OwnerGone(const std::string& owner) {
@@ -641,6 +657,7 @@ Status Orchestrator::DriveSlowAgent() {
   if (!slow_call_ && pending == 0) {
     // One call out while nothing waits in the queue: its reply is ready when the next slot frees.
     auto call = std::make_shared<SlowCall>();
+    call->config = config_;
     call->trials = trials_;
     call->curves = curves_;
     call->decisions = decisions_;
@@ -654,13 +671,13 @@ Status Orchestrator::DriveSlowAgent() {
     const std::optional<int64_t> trials_left = context.trials_left;
     const std::optional<double> seconds_left = context.seconds_left;
     std::shared_ptr<Agent> agent = agent_;
-    const ExperimentConfig* config = &config_;
     const uint64_t seed = seed_;
     const int running = RunningCount();
     const int wake = g_wake_pipe[1];
-    call->thread = std::thread([call, agent, config, seed, free, running, trials_left, seconds_left, wake] {
-      AgentContext snapshot{*config, call->trials, call->curves, call->decisions, call->notes, call->recent,
-                            seed,    free,         running,      trials_left,     seconds_left};
+    call->thread = std::thread([call, agent, seed, free, running, trials_left, seconds_left, wake] {
+      AgentContext snapshot{call->config, call->trials, call->curves, call->decisions,
+                            call->notes,  call->recent, seed,         free,
+                            running,      trials_left,  seconds_left};
       AgentReply reply;
       try {
         reply = agent->Decide(snapshot);
@@ -668,13 +685,12 @@ Status Orchestrator::DriveSlowAgent() {
         reply = AgentReply();
         reply.decided_by = "nobody (" + agent->Name() + " failed: " + e.what() + ")";
       }
-      {
-        std::lock_guard<std::mutex> lock(call->mutex);
-        call->reply = std::move(reply);
-        call->done = true;
-      }
+      std::lock_guard<std::mutex> lock(call->mutex);
+      call->reply = std::move(reply);
+      call->done = true;
       unsigned char byte = 0;  // not a signal: only wakes the loop
-      if (wake >= 0) (void)!::write(wake, &byte, 1);
+      // Under the lock: once orphaned, the descriptor may already belong to another file.
+      if (wake >= 0 && !call->orphaned) (void)!::write(wake, &byte, 1);
     });
     slow_call_ = std::move(call);
   }
@@ -1234,6 +1250,11 @@ Status Orchestrator::Loop() {
 
 Result<RunSummary> Orchestrator::Run() {
   SignalScope signals;
+  // Destroyed before `signals` closes the wake pipe, so a slow call still out never writes to a closed one.
+  struct SlowCallRelease {
+    Orchestrator* self;
+    ~SlowCallRelease() { self->ReleaseSlowCall(); }
+  } release{this};
   start_time_ = MonotonicSeconds();
   HYP_RETURN_IF_ERROR(Start());
   Status loop = Loop();

@@ -101,6 +101,9 @@ class Orchestrator {
   Status DriveSlowAgent();
   // Fills free slots from the slow agent's fallback; `by` names it and says why it decides.
   Status FillFromFallback(const std::string& by);
+  // Cancels a slow call still out when the run ends, waits up to 2 s, then lets it finish alone (orphaned:
+  // it no longer wakes the loop).
+  void ReleaseSlowCall();
   // Validates and applies one reply, recording each decision (applied or rejected) in the event log.
   // Returns how many proposals became trials.
   Result<int> ApplyReply(AgentReply reply, const std::string& decided_by);
