@@ -170,19 +170,11 @@ class AgentSimulation {
                       {"evidence", p.evidence}});
           continue;
         }
-        Trial t;
+        Trial t = TrialFromProposal(p);
         t.id = static_cast<int64_t>(trials.size()) + 1;
         t.experiment_id = 1;
         t.number = t.id;
         t.state = TrialState::kRunning;
-        t.params = p.params;
-        t.parents = p.parents;
-        t.op = p.op;
-        t.change_label = p.change_label;
-        t.rationale = p.rationale;
-        t.evidence = p.evidence;
-        t.budget_from = p.budget_from;
-        t.budget_to = p.budget_to;
         t.created_at = clock_;
         fates_[t.id] = outcome(t);
         Record(events::kTrialProposed, t.id, Json{{"op", p.op}, {"rationale", p.rationale}});

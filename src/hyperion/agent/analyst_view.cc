@@ -8,6 +8,7 @@
 #include "hyperion/common/text.h"
 #include "hyperion/experiment/event_types.h"
 #include "hyperion/experiment/ranking.h"
+#include "hyperion/strategy/graph_common.h"
 
 namespace hyperion::analyst {
 
@@ -163,20 +164,14 @@ const Trial& View::Root(const Trial& t) const {
 std::set<int64_t> View::Ancestors(const Trial& t) const {
   std::unordered_map<int64_t, const Trial*> by_id;
   for (const Trial& x : trials_) by_id[x.id] = &x;
-  std::set<int64_t> seen;
-  std::vector<int64_t> stack(t.parents.begin(), t.parents.end());
-  while (!stack.empty()) {
-    int64_t id = stack.back();
-    stack.pop_back();
-    if (!seen.insert(id).second) continue;
+  return graph::Ancestors(t, [&](int64_t id) {
     auto it = by_id.find(id);
-    if (it != by_id.end()) stack.insert(stack.end(), it->second->parents.begin(), it->second->parents.end());
-  }
-  return seen;
+    return it == by_id.end() ? nullptr : it->second;
+  });
 }
 
 void View::AddPending(const Proposal& p) {
-  Trial t;
+  Trial t = TrialFromProposal(p);
   for (const Trial& x : trials_) {
     t.id = std::max(t.id, x.id);
     t.number = std::max(t.number, x.number);
@@ -184,13 +179,6 @@ void View::AddPending(const Proposal& p) {
   ++t.id;
   ++t.number;
   t.state = TrialState::kPending;
-  t.params = p.params;
-  t.parents = p.parents;
-  t.op = p.op;
-  t.change_label = p.change_label;
-  t.evidence = p.evidence;
-  t.budget_from = p.budget_from;
-  t.budget_to = p.budget_to;
   trials_.push_back(std::move(t));
   Index();
 }

@@ -836,14 +836,8 @@ Result<int> Orchestrator::ApplyReply(AgentReply reply, const std::string& agent_
       continue;
     }
     rejections_in_a_row_ = 0;
-    Trial trial;
+    Trial trial = TrialFromProposal(p);
     trial.experiment_id = experiment_.id;
-    trial.params = p.params;
-    trial.parents = p.parents;
-    trial.op = p.op;
-    trial.change_label = p.change_label;
-    trial.rationale = p.rationale;
-    trial.evidence = p.evidence;
     HYP_RETURN_IF_ERROR(PrepareBranch(p, trial));
     trial.created_at = WallSeconds();
     Event event;

@@ -8,6 +8,7 @@
 #include <unordered_map>
 
 #include "hyperion/common/text.h"
+#include "hyperion/strategy/graph_common.h"
 #include "hyperion/strategy/mutation.h"
 
 namespace hyperion {
@@ -94,15 +95,7 @@ class Graph {
 
   // Every trial reachable from t through any of its parents, merges included.
   std::set<int64_t> Ancestors(const Trial& t) const {
-    std::set<int64_t> seen;
-    std::vector<int64_t> stack(t.parents.begin(), t.parents.end());
-    while (!stack.empty()) {
-      int64_t id = stack.back();
-      stack.pop_back();
-      if (!seen.insert(id).second) continue;
-      if (const Trial* p = Find(id)) stack.insert(stack.end(), p->parents.begin(), p->parents.end());
-    }
-    return seen;
+    return graph::Ancestors(t, [this](int64_t id) { return Find(id); });
   }
 
  private:

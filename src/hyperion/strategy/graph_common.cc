@@ -27,6 +27,19 @@ std::vector<const Trial*> RankByValue(std::vector<const Trial*> trials, const Ob
   return trials;
 }
 
+std::set<int64_t> Ancestors(const Trial& trial, const std::function<const Trial*(int64_t)>& find) {
+  std::set<int64_t> seen;
+  std::vector<int64_t> stack(trial.parents.begin(), trial.parents.end());
+  while (!stack.empty()) {
+    int64_t id = stack.back();
+    stack.pop_back();
+    if (!seen.insert(id).second) continue;
+    if (const Trial* parent = find(id))
+      stack.insert(stack.end(), parent->parents.begin(), parent->parents.end());
+  }
+  return seen;
+}
+
 double SpanEnd(const Trial& trial) { return trial.budget_to.value_or(0); }
 
 std::string Ordinal(int64_t n) {

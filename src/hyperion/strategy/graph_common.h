@@ -3,6 +3,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -22,6 +24,10 @@ bool Unfinished(const Trial& trial);
 
 // The measured trials, best first under the objective; ties go to the earlier number.
 std::vector<const Trial*> RankByValue(std::vector<const Trial*> trials, const Objective& objective);
+
+// Every trial reachable from `trial` through any of its parents, merges included; `find` gives the trial of
+// an id, or nullptr for one it does not know (that line stops there).
+std::set<int64_t> Ancestors(const Trial& trial, const std::function<const Trial*(int64_t)>& find);
 
 // The end of the trial's span, 0 when it has none.
 double SpanEnd(const Trial& trial);

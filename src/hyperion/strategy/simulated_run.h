@@ -42,20 +42,12 @@ class SimulatedRun {
           if (running.empty()) return "waiting: " + outcome.reason;
           break;
         }
-        Trial t;
+        const Proposal& p = outcome.proposal;
+        Trial t = TrialFromProposal(p);
         t.id = static_cast<int64_t>(trials.size()) + 1;
         t.number = t.id;
         t.state = TrialState::kRunning;
         t.created_at = clock_;
-        const Proposal& p = outcome.proposal;
-        t.params = p.params;
-        t.parents = p.parents;
-        t.op = p.op;
-        t.change_label = p.change_label;
-        t.rationale = p.rationale;
-        t.evidence = p.evidence;
-        t.budget_from = p.budget_from;
-        t.budget_to = p.budget_to;
         t.checkpoint_dir = "ckpt/" + std::to_string(t.id);
         if (p.restore && !p.parents.empty()) t.restore_from = trials.at(p.parents[0] - 1).checkpoint_dir;
         proposals.push_back(p);

@@ -23,6 +23,19 @@ std::set<std::string> TakenPoints(const std::vector<Trial>& trials) {
   return taken;
 }
 
+Trial TrialFromProposal(const Proposal& p) {
+  Trial t;
+  t.params = p.params;
+  t.parents = p.parents;
+  t.op = p.op;
+  t.change_label = p.change_label;
+  t.rationale = p.rationale;
+  t.evidence = p.evidence;
+  t.budget_from = p.budget_from;
+  t.budget_to = p.budget_to;
+  return t;
+}
+
 Json FreshSample(const Space& space, const std::set<std::string>& taken, std::mt19937_64& rng) {
   Json params = space.Sample(rng);
   for (int attempt = 0; attempt < 64 && taken.count(params.dump()); ++attempt) params = space.Sample(rng);

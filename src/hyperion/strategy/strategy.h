@@ -81,6 +81,10 @@ std::mt19937_64 ProposalGenerator(uint64_t seed, uint64_t draw, uint32_t stream)
 // The points the trials already hold, as canonical JSON text (pending and running trials included).
 std::set<std::string> TakenPoints(const std::vector<Trial>& trials);
 
+// A trial holding what the proposal says of it (params, parents, operator, change label, rationale,
+// evidence, span); ids, state, folders and times are the caller's.
+Trial TrialFromProposal(const Proposal& proposal);
+
 // A random point no trial holds when a few draws find one (in a small discrete space draws repeat), else the
 // last draw.
 Json FreshSample(const Space& space, const std::set<std::string>& taken, std::mt19937_64& rng);
