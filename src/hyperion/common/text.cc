@@ -90,6 +90,41 @@ Result<double> ParseDuration(const std::string& text) {
   return number * scale;
 }
 
+Result<int64_t> ParseMemoryMb(const std::string& text) {
+  size_t consumed = 0;
+  double number = -1;
+  try {
+    number = std::stod(text, &consumed);
+  } catch (const std::exception&) {
+    consumed = 0;
+  }
+  std::string unit = text.substr(consumed);
+  for (const char* suffix : {"iB", "B"}) {
+    size_t n = std::char_traits<char>::length(suffix);
+    if (unit.size() > n && unit.compare(unit.size() - n, n, suffix) == 0) {
+      unit.resize(unit.size() - n);
+      break;
+    }
+  }
+  double scale = -1;
+  if (consumed > 0) {
+    if (unit.empty() || unit == "M" || unit == "m")
+      scale = 1;
+    else if (unit == "K" || unit == "k")
+      scale = 1.0 / 1024;
+    else if (unit == "G" || unit == "g")
+      scale = 1024;
+    else if (unit == "T" || unit == "t")
+      scale = 1024 * 1024;
+  }
+  if (scale < 0 || !std::isfinite(number) || number <= 0 || number * scale >= 1e15) {
+    return InvalidArgumentError("'" + text +
+                                "' is not an amount of memory; write it with a unit: 512M, 4G, 1.5T (a plain "
+                                "number counts MiB)");
+  }
+  return static_cast<int64_t>(std::ceil(number * scale));
+}
+
 std::string FormatDuration(double seconds) {
   char buffer[64];
   if (seconds < 1) {

@@ -2,6 +2,7 @@
 // Pure functions; any thread.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -20,6 +21,10 @@ std::string JoinStrings(const std::vector<std::string>& items, const std::string
 // Parses a duration: a number of seconds ("90", "2.5") or a number with a unit ("500ms", "90s", "10m", "2h",
 // "1d").
 Result<double> ParseDuration(const std::string& text);
+
+// Parses an amount of memory into MiB: "512M", "4G", "4GiB", "1.5T", or a plain number of MiB ("4096").
+// K, M, G, T count in 1024s, with or without a trailing "B" or "iB".
+Result<int64_t> ParseMemoryMb(const std::string& text);
 
 // "1h 02m", "3m 05s", "12.3s", "340ms"
 std::string FormatDuration(double seconds);

@@ -19,10 +19,10 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const std::vector<std::string> kTopLevelKeys = {"name",    "description", "command",  "workdir", "objective",
-                                                "space",   "strategy",    "parallel", "budget",  "trial",
-                                                "storage", "output_dir",  "env",      "metrics", "training",
-                                                "pruner",  "checkpoints", "llm"};
+const std::vector<std::string> kTopLevelKeys = {"name",    "description", "command",  "workdir",  "objective",
+                                                "space",   "strategy",    "parallel", "budget",   "trial",
+                                                "storage", "output_dir",  "env",      "metrics",  "training",
+                                                "pruner",  "checkpoints", "llm",      "resources"};
 
 // Reads one YAML document into an ExperimentConfig, turning every problem into "file:line:col: key: message".
 class ConfigReader {
@@ -169,6 +169,7 @@ class ConfigReader {
   Status ReadSpace(const YAML::Node& node, ExperimentConfig& config) const;
   Status ReadCommand(const YAML::Node& node, ExperimentConfig& config) const;
   Status ReadStrategy(const YAML::Node& node, StrategyConfig& strategy) const;
+  Status ReadResources(const YAML::Node& node, ResourcesConfig& resources) const;
   Status ReadBudget(const YAML::Node& node, Budget& budget) const;
   Status ReadTraining(const YAML::Node& node, Training& training) const;
   Status ReadPruner(const YAML::Node& node, PrunerConfig& pruner) const;
@@ -674,6 +675,56 @@ Status ConfigReader::CheckTrainingUse(const YAML::Node& root, ExperimentConfig& 
   return Status::Ok();
 }
 
+Status ConfigReader::ReadResources(const YAML::Node& node, ResourcesConfig& resources) const {
+  HYP_RETURN_IF_ERROR(
+      ExpectMap(node, "resources", "resources: {gpus: [0, 1], gpus_per_trial: 0.5, cpus_per_trial: 2}"));
+  HYP_RETURN_IF_ERROR(
+      CheckKeys(node, "resources.",
+                {"gpus", "gpus_per_trial", "cpus", "cpus_per_trial", "memory", "memory_per_trial"}));
+  resources.given = true;
+  const YAML::Node gpus = node["gpus"];
+  if (gpus && gpus.IsScalar() && gpus.Scalar() == "auto") {
+    resources.gpus_auto = true;
+  } else if (gpus && gpus.IsSequence()) {
+    for (const auto& item : gpus) {
+      if (!item.IsScalar() || item.Scalar().empty())
+        return Error(item, "resources.gpus", "expected GPU ids such as [0, 1, 3] or auto");
+      resources.gpus.push_back(item.Scalar());
+    }
+  } else if (gpus) {
+    return Error(gpus, "resources.gpus", "expected auto or a list of GPU ids such as [0, 1, 3]");
+  }
+  if (node["gpus_per_trial"]) {
+    HYP_ASSIGN_OR_RETURN(resources.gpus_per_trial,
+                         Number(node["gpus_per_trial"], "resources.gpus_per_trial"));
+  }
+  const YAML::Node cpus = node["cpus"];
+  if (cpus && cpus.IsSequence()) {
+    resources.cpus_auto = false;
+    for (const auto& item : cpus) {
+      HYP_ASSIGN_OR_RETURN(int64_t core, Integer(item, "resources.cpus", 0));
+      resources.cpus.push_back(static_cast<int>(std::min<int64_t>(core, 1 << 20)));
+    }
+  } else if (cpus && !(cpus.IsScalar() && cpus.Scalar() == "auto")) {
+    return Error(cpus, "resources.cpus", "expected auto or a list of core ids such as [0, 1, 2, 3]");
+  }
+  if (node["cpus_per_trial"]) {
+    HYP_ASSIGN_OR_RETURN(int64_t per_trial, Integer(node["cpus_per_trial"], "resources.cpus_per_trial", 1));
+    resources.cpus_per_trial = static_cast<int>(std::min<int64_t>(per_trial, 1 << 20));
+  }
+  for (auto [key, out] : {std::pair{"memory", &resources.memory_mb},
+                          std::pair{"memory_per_trial", &resources.memory_per_trial_mb}}) {
+    const YAML::Node value = node[key];
+    if (!value || (std::string(key) == "memory" && value.IsScalar() && value.Scalar() == "auto")) continue;
+    auto mb = value.IsScalar()
+                  ? ParseMemoryMb(value.Scalar())
+                  : Result<int64_t>(InvalidArgumentError("expected an amount such as 4G or 512M"));
+    if (!mb.ok()) return Error(value, std::string("resources.") + key, mb.status().message());
+    *out = *mb;
+  }
+  return Status::Ok();
+}
+
 Status ConfigReader::ReadBudget(const YAML::Node& node, Budget& budget) const {
   HYP_RETURN_IF_ERROR(ExpectMap(node, "budget", "budget: {max_trials: 50, max_time: 2h}"));
   HYP_RETURN_IF_ERROR(CheckKeys(node, "budget.", {"max_trials", "max_time"}));
@@ -833,9 +884,12 @@ Result<ExperimentConfig> ConfigReader::Read(const YAML::Node& root) {
   if (root["checkpoints"]) HYP_RETURN_IF_ERROR(ReadCheckpoints(root["checkpoints"], config.checkpoints));
   HYP_RETURN_IF_ERROR(CheckTrainingUse(root, config));
   HYP_RETURN_IF_ERROR(CheckLlmUse(root, config));
+  if (root["resources"]) HYP_RETURN_IF_ERROR(ReadResources(root["resources"], config.resources));
   if (root["parallel"]) {
     HYP_ASSIGN_OR_RETURN(int64_t parallel, Integer(root["parallel"], "parallel", 1));
     config.parallel = static_cast<int>(std::min<int64_t>(parallel, 100000));
+  } else if (config.resources.given) {
+    config.parallel = 0;  // as many as the resources fit, resolved when the run starts
   }
   if (root["budget"]) HYP_RETURN_IF_ERROR(ReadBudget(root["budget"], config.budget));
   if (root["trial"]) HYP_RETURN_IF_ERROR(ReadTrialPolicy(root["trial"], config.trial));
@@ -905,6 +959,20 @@ const std::vector<std::string>& KnownPrunerTypes() {
   return kTypes;
 }
 
+namespace {
+
+Json ResourcesJson(const ResourcesConfig& r) {
+  if (!r.given) return Json();
+  return Json{{"gpus", r.gpus_auto ? Json("auto") : Json(r.gpus)},
+              {"gpus_per_trial", r.gpus_per_trial ? Json(*r.gpus_per_trial) : Json()},
+              {"cpus", r.cpus_auto ? Json("auto") : Json(r.cpus)},
+              {"cpus_per_trial", r.cpus_per_trial},
+              {"memory_mb", r.memory_mb > 0 ? Json(r.memory_mb) : Json("auto")},
+              {"memory_per_trial_mb", r.memory_per_trial_mb}};
+}
+
+}  // namespace
+
 Json ExperimentConfig::ToJson() const {
   auto optional = [](const auto& v) { return v ? Json(*v) : Json(); };
   Json env_json = Json::object();
@@ -944,6 +1012,7 @@ Json ExperimentConfig::ToJson() const {
         {"warmup_steps", pruner.warmup_steps}}},
       {"checkpoints", {{"keep_best", checkpoints.keep_best ? Json(*checkpoints.keep_best) : Json("all")}}},
       {"parallel", parallel},
+      {"resources", ResourcesJson(resources)},
       {"budget", {{"max_trials", optional(budget.max_trials)}, {"max_time", optional(budget.max_time)}}},
       {"trial",
        {{"timeout", optional(trial.timeout)}, {"retries", trial.retries}, {"kill_grace", trial.kill_grace}}},

@@ -57,7 +57,7 @@ struct Training {
 };
 
 struct StrategyConfig {
-  std::string type = "agent";  // the built-in analyst
+  std::string type = "agent";    // the built-in analyst
   std::optional<uint64_t> seed;  // chosen at random and recorded when not given
   int grid_resolution = 5;       // grid: values per continuous parameter
   bool multivariate = false;     // tpe: one joint density instead of one per parameter
@@ -113,6 +113,20 @@ struct LlmConfig {
   bool enabled() const { return !endpoint.empty(); }
 };
 
+// What each trial needs and what the experiment may use (`resources:`). Without the section, `parallel`
+// trials run at once and GPUs are left as the environment has them.
+struct ResourcesConfig {
+  bool given = false;                    // the config has a `resources:` section
+  bool gpus_auto = false;                // gpus: auto (CUDA_VISIBLE_DEVICES, else nvidia-smi, else none)
+  std::vector<std::string> gpus;         // listed device ids ("0", "3", "GPU-<uuid>")
+  std::optional<double> gpus_per_trial;  // 0, 1/k (k trials per GPU) or whole; default 1 with GPUs, else 0
+  bool cpus_auto = true;                 // cpus: auto (the cores this process may use)
+  std::vector<int> cpus;                 // listed core ids
+  int cpus_per_trial = 0;                // 0: cores are not managed
+  int64_t memory_mb = 0;                 // 0: the machine's memory
+  int64_t memory_per_trial_mb = 0;       // 0: memory is not managed
+};
+
 struct ExperimentConfig {
   std::string name;
   std::vector<std::string> command;  // argument vector; "{param}" placeholders are substituted per argument
@@ -123,7 +137,10 @@ struct ExperimentConfig {
   Training training;
   PrunerConfig pruner;
   CheckpointPolicy checkpoints;
+  // Trials at once; with `resources:` and no `parallel`, 0 until the run resolves it to what the resources
+  // fit.
   int parallel = 1;
+  ResourcesConfig resources;
   Budget budget;
   TrialPolicy trial;
   LlmConfig llm;           // set when strategy.type is llm, empty otherwise
