@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "hyperion/common/status.h"
+#include "hyperion/resources/resource_pool.h"
 
 namespace hyperion {
 
@@ -22,6 +23,10 @@ struct LaunchRequest {
   std::string workdir;
   std::map<std::string, std::string> env;  // added to (and overriding) the orchestrator's environment
   std::string trial_dir;                   // stdout.log and stderr.log are written here
+  // What the resource pool granted the trial: the local executor sets CUDA_VISIBLE_DEVICES and pins cores
+  // from it; a scheduler turns the amounts into its own requests (Slurm: --gres, --cpus-per-task, --mem).
+  ResourceGrant resources;
+  bool resources_managed = false;  // the config has a `resources:` section
 };
 
 struct TrialExit {
