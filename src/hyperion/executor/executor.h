@@ -51,6 +51,8 @@ class Executor {
   virtual void Signal(int64_t trial_id, int signal) = 0;
   // The process id of a running trial, or 0.
   virtual int64_t ProcessId(int64_t trial_id) const = 0;
+  // True when a scheduler picks each trial's devices (Slurm): the resource pool then only counts amounts.
+  virtual bool PlacesTrials() const { return false; }
 };
 
 }  // namespace hyperion

@@ -65,8 +65,7 @@ std::string ResourceGrant::Describe() const {
   return parts.empty() ? "no managed resources" : JoinStrings(parts);
 }
 
-Result<ResourcePool> ResourcePool::Create(PoolShape shape) {
-  const double share = shape.gpus_per_trial;
+Status ResourcePool::CheckGpuShare(double share) {
   if (share < 0 || !std::isfinite(share))
     return InvalidArgumentError("resources.gpus_per_trial must be 0 or more, got " + FormatNumber(share));
   if (share > 0 && share < 1 && !SharesPerGpu(share)) {
@@ -78,6 +77,12 @@ Result<ResourcePool> ResourcePool::Create(PoolShape shape) {
     return InvalidArgumentError("resources.gpus_per_trial " + FormatNumber(share) +
                                 " is more than one GPU but not a whole number; use 1, 2, 3, ... or 1/k");
   }
+  return Status::Ok();
+}
+
+Result<ResourcePool> ResourcePool::Create(PoolShape shape) {
+  const double share = shape.gpus_per_trial;
+  HYP_RETURN_IF_ERROR(CheckGpuShare(share));
   if (shape.assign_devices) {
     std::set<std::string> unique(shape.gpus.begin(), shape.gpus.end());
     if (unique.size() != shape.gpus.size())

@@ -56,6 +56,8 @@ class ResourcePool {
   // pool has, no duplicate ids, cores and memory enough for one trial. kInvalidArgument says which and how to
   // fix it.
   static Result<ResourcePool> Create(PoolShape shape);
+  // The GPU-share part of that check (0, 1/k, or whole), for the config reader.
+  static Status CheckGpuShare(double gpus_per_trial);
 
   // How many trials fit at once.
   int Capacity() const { return capacity_; }
