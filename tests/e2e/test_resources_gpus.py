@@ -77,6 +77,8 @@ class ResourcePoolTest(HyperionTestCase):
         granted = {number: json.loads(payload)["resources"] for number, payload in rows}
         for number, rec in seen.items():
             self.assertEqual(granted[number], {"gpus": [rec["cuda"]], "gpus_per_trial": 1}, number)
+        shown = self.hyperion("show", "2", "--storage", self.storage)
+        self.assertIn("resources  GPU %s\n" % seen[2]["cuda"], shown.stdout)
 
     def test_half_a_gpu_packs_two_trials_per_gpu(self):
         config = self.config("resources: {gpus: [0, 1], gpus_per_trial: 0.5}")

@@ -48,6 +48,17 @@ Json ResourceGrant::ToJson() const {
   return json;
 }
 
+ResourceGrant ResourceGrant::FromJson(const Json& json) {
+  ResourceGrant grant;
+  if (!json.is_object()) return grant;
+  grant.gpus = json.value("gpus", std::vector<std::string>{});
+  grant.gpus_per_trial = json.value("gpus_per_trial", 0.0);
+  grant.cpus = json.value("cpus", std::vector<int>{});
+  grant.cpu_count = json.value("cpus_per_trial", 0);
+  grant.memory_mb = json.value("memory_mb", int64_t{0});
+  return grant;
+}
+
 std::string ResourceGrant::Describe() const {
   std::vector<std::string> parts;
   if (gpus_per_trial > 0) {

@@ -46,6 +46,8 @@ struct ResourceGrant {
   std::string CudaVisibleDevices() const;
   // {"gpus": ["3"], "gpus_per_trial": 0.5, "cpus": [0, 1], "memory_mb": 4096}; absent parts left out.
   Json ToJson() const;
+  // Reads what ToJson() wrote; parts it does not find stay empty.
+  static ResourceGrant FromJson(const Json& json);
   // "GPU 3 (0.5), CPU cores 0-1, 4096 MiB", or "no managed resources".
   std::string Describe() const;
 };
