@@ -266,10 +266,21 @@ class PostgresTestCase(HyperionTestCase):
         postgres_admin("DROP DATABASE IF EXISTS %s WITH (FORCE)" % self.database)
         postgres_admin("CREATE DATABASE %s ENCODING 'UTF8' TEMPLATE template0" % self.database)
         # Cleanups run last in, first out: the server is up again before the database is dropped.
-        self.addCleanup(postgres_admin, "DROP DATABASE IF EXISTS %s WITH (FORCE)" % self.database)
+        self.addCleanup(self._drop_database)
         self.addCleanup(self._ensure_server)
         self.storage = re.sub(r"/[^/?]*(\?|$)", "/" + self.database + r"\1", POSTGRES_URL.split("://", 1)[1], count=1)
         self.storage = POSTGRES_URL.split("://", 1)[0] + "://" + self.storage
+
+    def _drop_database(self):
+        # FORCE ends leftover connections of ours but fails on an autovacuum worker, which a plain DROP ends itself.
+        for attempt in range(10):
+            try:
+                postgres_admin("DROP DATABASE IF EXISTS %s%s" % (self.database, " WITH (FORCE)" if attempt % 2 else ""))
+                return
+            except subprocess.CalledProcessError:
+                if attempt == 9:
+                    raise
+                time.sleep(0.2)
 
     @staticmethod
     def _ensure_server():

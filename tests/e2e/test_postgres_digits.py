@@ -1,6 +1,7 @@
 """The digits example (a PyTorch MLP on scikit-learn's digits) tuned with its experiment in PostgreSQL, then read back
 with `hyperion best` and `hyperion trials` from the same database; and the same URL refused cleanly when wrong."""
 
+import json
 import os
 import unittest
 
@@ -47,8 +48,9 @@ class PostgresDigitsTest(PostgresTestCase):
         r = self.hyperion("run", EXAMPLE, "--storage", sqlite, "--output-dir", self.out + "-sqlite",
                           "--max-trials", "1", "--parallel", "1", timeout=900)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
-        first_sqlite = self.query("trials", "--storage", sqlite)[0]
-        self.assertEqual(first_sqlite["params"], trials[0]["params"])
+        r = self.hyperion("trials", "--storage", sqlite, "--json")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(json.loads(r.stdout)[0]["params"], trials[0]["params"])
 
     def test_a_wrong_password_or_database_is_one_clear_line(self):
         wrong = self.storage.replace(":hyperion@", ":not-the-password@", 1)
