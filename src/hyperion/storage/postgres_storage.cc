@@ -59,7 +59,7 @@ std::string ValidText(const std::string& text) {
 std::string OneLine(std::string message) {
   while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.pop_back();
   for (char& c : message) {
-    if (c == '\n') c = ' ';
+    if (c == '\n' || c == '\t') c = ' ';
   }
   return message;
 }
@@ -351,15 +351,21 @@ Status PostgresStorage::Retrying(bool write, const std::function<Status()>& body
       p.Bind(1, *unconfirmed_xid_);
       auto fate = Query("SELECT txid_status(?::bigint)", p, "asking whether the last commit landed");
       if (fate.ok()) {
-        const bool landed = fate->size() == 1 && (*fate)[0].Text(0) == "committed";
-        unconfirmed_xid_.reset();
-        if (landed) return Status::Ok();
-        continue;
-      }
-      last = fate.status();
-      if (!connection_lost_) {
-        unconfirmed_xid_.reset();
-        return last;
+        const std::string state = fate->size() == 1 ? (*fate)[0].Text(0) : "";
+        if (state != "in progress") {
+          unconfirmed_xid_.reset();
+          if (state == "committed") return Status::Ok();
+          continue;  // aborted: redo
+        }
+        // The server may still be committing what it received before the connection dropped: ask again.
+        retry_transaction_ = true;
+        last = UnavailableError("the last commit is still in progress on the server");
+      } else {
+        last = fate.status();
+        if (!connection_lost_) {
+          unconfirmed_xid_.reset();
+          return last;
+        }
       }
     } else {
       Status status = write ? TransactionOnce(body) : body();
