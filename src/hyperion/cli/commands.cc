@@ -181,6 +181,14 @@ struct RunOptions {
   bool quiet = false;
 };
 
+// The command that continues this run: everything that chose its experiment goes in, so following it resumes
+// this one. A password in the storage URL is masked: the hint may end up in a log.
+std::string ResumeCommand(const RunOptions& options) {
+  std::string extra = options.storage.empty() ? "" : " --storage " + MaskStorageUrl(options.storage);
+  if (!options.experiment.empty()) extra += " --experiment " + options.experiment;
+  return "hyperion run " + options.config + extra + " --resume";
+}
+
 int Run(const RunOptions& options) {
   if (std::error_code ec; fs::is_directory(options.config, ec)) {
     return Fail(InvalidArgumentError("config '" + options.config +
@@ -234,6 +242,12 @@ int Run(const RunOptions& options) {
   // was not delivered.
   observer.Finish(!summary.ok() ? "failed" : summary->stop_signal ? "interrupted" : "finished", 10);
   progress.Finish();
+  if (summary.status().code() == StatusCode::kUnavailable) {
+    // The database went away for longer than its retry limit: nothing finished is lost (trials that ended
+    // meanwhile are stored by the resume), so say how to go on.
+    return Fail(UnavailableError(summary.status().message() + "; continue it with `" +
+                                 ResumeCommand(options) + "` once the database is back"));
+  }
   if (!summary.ok()) return Fail(summary.status());
 
   std::vector<std::string> counts;
@@ -252,10 +266,7 @@ int Run(const RunOptions& options) {
   std::printf("stored in %s; see `hyperion trials --storage %s`\n", (*storage)->Url().c_str(),
               (*storage)->Url().c_str());
   if (summary->stop_signal || summary->experiment.status == "interrupted") {
-    // Everything that chose this experiment goes into the hint, so following it resumes this one.
-    std::string extra = options.storage.empty() ? "" : " --storage " + options.storage;
-    if (!options.experiment.empty()) extra += " --experiment " + options.experiment;
-    std::printf("continue it with `hyperion run %s%s --resume`\n", options.config.c_str(), extra.c_str());
+    std::printf("continue it with `%s`\n", ResumeCommand(options).c_str());
   }
   if (summary->stop_signal) return 128 + summary->stop_signal;
   return summary->best ? kExitOk : kExitFailure;
