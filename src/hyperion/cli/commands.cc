@@ -13,6 +13,7 @@
 #include <iterator>
 
 #include "hyperion/agent/agent.h"
+#include "hyperion/cli/completion.h"
 #include "hyperion/cli/decision_view.h"
 #include "hyperion/cli/export.h"
 #include "hyperion/cli/graph_view.h"
@@ -454,10 +455,7 @@ int Show(const QueryOptions& options) {
   std::map<std::string, std::pair<int64_t, double>> latest;
   for (const auto& r : *reports) {
     if (r.attempt != t.attempt) continue;
-    report_json.push_back(
-        Json{{"step", r.step},
-             {"metric", r.metric},
-             {"value", NumberJson(r.value)}});
+    report_json.push_back(Json{{"step", r.step}, {"metric", r.metric}, {"value", NumberJson(r.value)}});
     latest[r.metric] = {r.step, r.value};
   }
   // What the resource pool gave its latest attempt, when the run managed resources.
@@ -815,6 +813,14 @@ int Main(int argc, char** argv) {
       "starts with '-' goes last, after the options and --:\n  hyperion note --experiment digits -- \"-0.5 "
       "is the best momentum\"");
 
+  std::string completion_shell;
+  auto* completion_cmd = app.add_subcommand("completion", "A shell completion script for bash or zsh");
+  completion_cmd->add_option("shell", completion_shell, "bash or zsh")->required();
+  completion_cmd->footer(
+      "Examples:\n  source <(hyperion completion bash)     # add it to ~/.bashrc to keep it\n  hyperion "
+      "completion bash > /etc/bash_completion.d/hyperion\n  source <(hyperion completion zsh)      # in "
+      "~/.zshrc");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -841,6 +847,12 @@ int Main(int argc, char** argv) {
   if (trace_cmd->parsed()) return Trace(trace);
   if (decisions_cmd->parsed()) return Decisions(decisions);
   if (export_cmd->parsed()) return Export(export_command);
+  if (completion_cmd->parsed()) {
+    auto script = CompletionScript(app, completion_shell);
+    if (!script.ok()) return Fail(script.status(), kExitUsage);
+    std::fputs(script->c_str(), stdout);
+    return kExitOk;
+  }
   if (note_cmd->parsed()) return Note(note);
   return kExitUsage;
 }
