@@ -167,7 +167,7 @@ class ExportTest(HyperionTestCase):
 
 
 # MLflow accepts letters, digits and _ - . / space in keys: the rest becomes _.
-MLFLOW_SAFE_METRIC = "val/acc_top1 __"
+MLFLOW_SAFE_METRIC = "val/acc_top1 _"
 
 if __name__ == "__main__":
     unittest.main()

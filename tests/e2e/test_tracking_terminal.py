@@ -2,9 +2,13 @@
 pseudo-terminal here), colours only there and never with NO_COLOR, plain lines into a pipe, nothing but the summary
 with -q, and JSON lines with --json."""
 
+import fcntl
 import json
 import os
 import pty
+import re
+import struct
+import termios
 import subprocess
 import unittest
 
@@ -24,13 +28,15 @@ env: {STEPS: "10", STEP_SLEEP: "0.15"}
 
 
 class TerminalTest(HyperionTestCase):
-    def run_on_terminal(self, *args, env_extra=None):
-        """Runs `hyperion run` with its stdout on a pseudo-terminal; returns (exit code, everything it wrote)."""
-        config = self.write_config(CONFIG)
+    def run_on_terminal(self, *args, env_extra=None, rows=40, config_text=CONFIG):
+        """Runs `hyperion run` with its stdout on a pseudo-terminal of `rows` rows; returns (exit code, everything
+        it wrote)."""
+        config = self.write_config(config_text)
         env = self.env()
         env.pop("NO_COLOR", None)
         env.update(env_extra or {})
         master, slave = pty.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, 100, 0, 0))
         proc = subprocess.Popen([BIN, "run", config, "--storage", self.storage, "--output-dir", self.out, *args],
                                 cwd=self.tmp, env=env, stdout=slave, stderr=slave, stdin=subprocess.DEVNULL)
         os.close(slave)
@@ -58,6 +64,16 @@ class TerminalTest(HyperionTestCase):
         self.assertIn("finished: budget reached: 6 trials", out)
         # The last screen has no panel left over: the summary follows the erase.
         self.assertRegex(out, r"\x1b\[\d+F\x1b\[Jfinished: budget reached")
+
+    def test_the_panel_fits_a_short_screen(self):
+        # Six rows, four trials at once: the panel keeps to four lines (two trials, "... and 2 more", the summary).
+        text = CONFIG.replace("parallel: 2", "parallel: 4").replace("max_trials: 6", "max_trials: 4")
+        code, out = self.run_on_terminal(rows=6, config_text=text)
+        self.assertEqual(code, 0, out)
+        self.assertIn("  ... and 2 more running", out)
+        moves = [int(n) for n in re.findall(r"\x1b\[(\d+)F", out)]
+        self.assertTrue(moves)
+        self.assertLessEqual(max(moves), 4, moves)
 
     def test_no_color_keeps_the_panel_but_drops_colours(self):
         code, out = self.run_on_terminal(env_extra={"NO_COLOR": "1"})

@@ -218,13 +218,20 @@ std::string ConsoleProgress::TrialLine(const Live& live, size_t width) const {
 
 std::vector<std::string> ConsoleProgress::PanelLines() const {
   struct winsize size {};
-  size_t width = ::ioctl(fileno(out_), TIOCGWINSZ, &size) == 0 && size.ws_col > 1 ? size.ws_col - 1 : 119;
+  const bool known = ::ioctl(fileno(out_), TIOCGWINSZ, &size) == 0;
+  size_t width = known && size.ws_col > 1 ? size.ws_col - 1 : 119;
+  // The panel must fit the screen, or moving up to redraw it cannot reach its first line: at most the rows
+  // less two (one for the line being written above it).
+  size_t rows = known && size.ws_row > 4 ? size.ws_row - 2 : 40;
   std::vector<const Live*> running;
   for (const auto& [id, live] : live_) running.push_back(&live);
   std::sort(running.begin(), running.end(),
             [](const Live* a, const Live* b) { return a->number < b->number; });
   std::vector<std::string> lines;
-  for (const Live* live : running) lines.push_back(TrialLine(*live, width));
+  const size_t shown = running.size() + 1 <= rows ? running.size() : rows - 2;
+  for (size_t i = 0; i < shown; ++i) lines.push_back(TrialLine(*running[i], width));
+  if (shown < running.size())
+    lines.push_back("  ... and " + std::to_string(running.size() - shown) + " more running");
   lines.push_back(cli::ClipText(Elapsed() + " " + SummaryText(), width));
   return lines;
 }

@@ -1,6 +1,7 @@
 #include "hyperion/cli/tracking_observer.h"
 
 #include "hyperion/common/clock.h"
+#include "hyperion/common/text.h"
 
 namespace hyperion::cli {
 
@@ -39,6 +40,11 @@ void TrackingObserver::ShowMessages() {
 
 void TrackingObserver::Finish(const std::string& status, double wait) {
   if (!queue_) return;
+  // The screen would otherwise sit still while a slow server takes what is left.
+  if (int pending = queue_->Pending(); pending > 0) {
+    inner_.OnMessage("sending what the trackers still hold (" + std::to_string(pending) +
+                     " call(s), at most " + FormatDuration(wait) + ")");
+  }
   queue_->Close(status, wait);
   ShowMessages();
 }

@@ -93,10 +93,23 @@ MlflowTracker::MlflowTracker(std::string uri, std::string experiment_name)
 std::string MlflowTracker::SafeKey(const std::string& name) {
   std::string out;
   for (unsigned char c : name) {
-    bool ok = std::isalnum(c) || c == '_' || c == '-' || c == '.' || c == '/' || c == ' ';
+    if ((c & 0xC0) == 0x80) continue;  // the rest of a UTF-8 character: one `_` stands for all of it
+    bool ok = c < 0x80 && (std::isalnum(c) || c == '_' || c == '-' || c == '.' || c == '/' || c == ' ');
     out.push_back(ok ? static_cast<char>(c) : '_');
   }
   return out.empty() ? "_" : out;
+}
+
+std::string MlflowTracker::KeyFor(const std::string& name) {
+  std::string key = SafeKey(name);
+  auto [owner, added] = key_owner_.emplace(key, name);
+  if (added || owner->second == name) return key;
+  // Two names that become the same key ("a:b" and "a_b") must not share one series: the later one gets a
+  // suffix from its own name, stable across runs.
+  char suffix[16];
+  std::snprintf(suffix, sizeof suffix, "_%08x",
+                static_cast<unsigned>(std::hash<std::string>{}(name)&0xffffffffu));
+  return key + suffix;
 }
 
 Result<Json> MlflowTracker::Call(const std::string& method, const std::string& path, const Json& body) {
@@ -105,6 +118,7 @@ Result<Json> MlflowTracker::Call(const std::string& method, const std::string& p
   request.url = uri_ + "/api/2.0/mlflow/" + path;
   if (method == "POST") request.body = DumpJson(body);
   request.timeout = 30;
+  request.cancel = &cancel_;
   if (const char* token = std::getenv("MLFLOW_TRACKING_TOKEN"); token && *token) {
     request.headers.emplace_back("Authorization", std::string("Bearer ") + token);
   } else if (const char* user = std::getenv("MLFLOW_TRACKING_USERNAME"); user && *user) {
@@ -235,7 +249,7 @@ Status MlflowTracker::TrialStarted(const Trial& trial) {
   runs_[trial.number] = run_id;
   Json params = Json::array();
   for (const auto& [k, v] : trial.params.items())
-    params.push_back(Json{{"key", SafeKey(k)}, {"value", Cut(ParamText(v), kMaxParamValue)}});
+    params.push_back(Json{{"key", KeyFor(k)}, {"value", Cut(ParamText(v), kMaxParamValue)}});
   return LogBatch(run_id, params, Json::array());
 }
 
@@ -245,7 +259,7 @@ Status MlflowTracker::TrialReported(const Trial& trial, int64_t step, double tim
   if (run == runs_.end()) return FailedPreconditionError("no run for trial #" + std::to_string(trial.number));
   for (const auto& [name, v] : metrics) {
     if (!std::isfinite(v)) continue;
-    pending_.push_back({run->second, Json{{"key", SafeKey(name)},
+    pending_.push_back({run->second, Json{{"key", KeyFor(name)},
                                           {"value", v},
                                           {"timestamp", Millis(time > 0 ? time : WallSeconds())},
                                           {"step", step}}});

@@ -7,7 +7,9 @@
 // Metrics are batched (at most 1000 metrics and about 1 MB per log-batch call, 100 params or tags per call,
 // as MLflow allows). Resuming finds the runs of the same Hyperion experiment again by their tag
 // hyperion.experiment_key and continues them. Non-finite values are not sent (JSON cannot carry them);
-// metric and parameter names keep letters, digits and `_ - . /` and space, anything else becomes `_`;
+// metric and parameter names keep ASCII letters, digits and `_ - . /` and space, any other character becomes
+// one
+// `_` (two names that end up the same get a suffix from a hash of the name);
 // parameter values longer than 500 characters and tags longer than 5000 are cut.
 //
 // Authentication from the environment only: MLFLOW_TRACKING_TOKEN (bearer), or MLFLOW_TRACKING_USERNAME and
@@ -15,6 +17,7 @@
 // (the queue retries); other refusals are kInvalidArgument with MLflow's message.
 #pragma once
 
+#include <atomic>
 #include <map>
 #include <string>
 #include <vector>
@@ -36,6 +39,7 @@ class MlflowTracker final : public Tracker {
   Status TrialEnded(const Trial& trial) override;
   Status Finish(const std::string& status) override;
   Status Flush() override;
+  void Cancel() override { cancel_ = true; }
 
   // A metric or parameter name as MLflow accepts it.
   static std::string SafeKey(const std::string& name);
@@ -46,6 +50,8 @@ class MlflowTracker final : public Tracker {
     Json metric;  // {key, value, timestamp, step}
   };
 
+  // SafeKey(name), made unique among the keys this tracker has sent.
+  std::string KeyFor(const std::string& name);
   Result<Json> Call(const std::string& method, const std::string& path, const Json& body);
   Status FindOrCreateExperiment(const std::string& name);
   Status FindRuns();
@@ -63,6 +69,8 @@ class MlflowTracker final : public Tracker {
   std::vector<PendingMetric> pending_;
   std::optional<double> best_;
   int finished_ = 0;
+  std::atomic<bool> cancel_{false};
+  std::map<std::string, std::string> key_owner_;  // key -> the name it was made from
 };
 
 }  // namespace hyperion

@@ -35,6 +35,8 @@ class Tracker {
   // The run ended: "finished", "interrupted" or "failed".
   virtual Status Finish(const std::string& status) = 0;
   virtual Status Flush() { return Status::Ok(); }
+  // From another thread: the call in progress should end soon (the run is over and out of time for it).
+  virtual void Cancel() {}
 };
 
 }  // namespace hyperion

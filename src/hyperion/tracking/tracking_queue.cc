@@ -15,6 +15,8 @@ struct TrackingQueue::Worker {
   bool closing = false;
   std::chrono::steady_clock::time_point give_up_at = std::chrono::steady_clock::time_point::max();
   bool busy = false;  // a call is out
+  bool done = false;  // the thread has returned
+  int refused = 0;    // calls the tracker refused (the first was reported)
   std::thread thread;
 };
 
@@ -26,7 +28,12 @@ TrackingQueue::TrackingQueue(std::vector<std::unique_ptr<Tracker>> trackers) {
   }
   for (auto& worker : workers_) {
     Worker* w = worker.get();
-    w->thread = std::thread([this, w] { Run(*w); });
+    w->thread = std::thread([this, w] {
+      Run(*w);
+      std::lock_guard<std::mutex> lock(w->mutex);
+      w->done = true;
+      w->wake.notify_all();
+    });
   }
 }
 
@@ -75,11 +82,30 @@ std::vector<std::string> TrackingQueue::TakeMessages() {
   return out;
 }
 
+void TrackingQueue::Refused(Worker& w, const Status& status) {
+  int earlier;
+  {
+    std::lock_guard<std::mutex> lock(w.mutex);
+    earlier = w.refused++;
+  }
+  if (earlier == 0)
+    Say(w.tracker->Name() + ": " + status.message() +
+        " (skipped; the run goes on; later refusals are counted)");
+}
+
+int TrackingQueue::Pending() {
+  int pending = 0;
+  for (auto& worker : workers_) {
+    std::lock_guard<std::mutex> lock(worker->mutex);
+    pending += static_cast<int>(worker->calls.size());
+  }
+  return pending;
+}
+
 void TrackingQueue::Run(Worker& w) {
   using Clock = std::chrono::steady_clock;
   double backoff = 0.5;
-  bool away = false;            // the server did not answer the last try
-  std::string last_error_kind;  // errors other than "away" are said once per kind of call
+  bool away = false;  // the server did not answer the last try
   auto last_flush = Clock::now();
   while (true) {
     std::function<Status(Tracker&)> call;
@@ -104,10 +130,7 @@ void TrackingQueue::Run(Worker& w) {
           if (away) Say(w.tracker->Name() + ": reachable again; what waited was sent");
           away = false;
           backoff = 0.5;
-          if (!status.ok() && status.message() != last_error_kind) {
-            last_error_kind = status.message();
-            Say(w.tracker->Name() + ": " + status.message() + " (skipped; the run goes on)");
-          }
+          if (!status.ok()) Refused(w, status);
           break;
         }
         if (!away) Say(w.tracker->Name() + ": " + status.message() + "; retrying in the background");
@@ -133,11 +156,7 @@ void TrackingQueue::Run(Worker& w) {
     }
     if (idle || Clock::now() - last_flush > std::chrono::seconds(1)) {
       Status flushed = w.tracker->Flush();
-      if (!flushed.ok() && flushed.code() != StatusCode::kUnavailable &&
-          flushed.message() != last_error_kind) {
-        last_error_kind = flushed.message();
-        Say(w.tracker->Name() + ": " + flushed.message());
-      }
+      if (!flushed.ok() && flushed.code() != StatusCode::kUnavailable) Refused(w, flushed);
       last_flush = Clock::now();
     }
   }
@@ -160,7 +179,19 @@ int TrackingQueue::Close(const std::string& status, double wait) {
   }
   int undelivered = 0;
   for (auto& worker : workers_) {
+    bool finished;
+    {
+      std::unique_lock<std::mutex> lock(worker->mutex);
+      finished = worker->wake.wait_until(lock, deadline, [&] { return worker->done; });
+    }
+    // A call still out past the deadline (a server that took the connection and went silent) is cancelled, so
+    // the run ends about a second after its deadline rather than after the call's own time limit.
+    if (!finished) worker->tracker->Cancel();
     worker->thread.join();
+    if (worker->refused > 1) {
+      Say(worker->tracker->Name() + ": " + std::to_string(worker->refused - 1) +
+          " more call(s) refused after the first");
+    }
     int left = static_cast<int>(worker->calls.size());
     if (left > 0) {
       undelivered += left;

@@ -3,8 +3,9 @@
 // the other trackers.
 //
 // The loop thread enqueues (never blocks on a tracker) and reads messages for the user with TakeMessages().
-// Close() enqueues Finish and waits up to `wait` seconds for every queue to drain; what is still undelivered
-// then is counted in the message it leaves ("MLflow at ...: 12 calls not delivered ...").
+// Close() enqueues Finish and waits up to `wait` seconds for every queue to drain, then cancels a call still
+// out; what is still undelivered then is counted in the message it leaves ("MLflow at ...: 12 calls not
+// delivered ..."). A refused call (not "away") is reported once per tracker; the others are counted at Close.
 #pragma once
 
 #include <condition_variable>
@@ -35,11 +36,15 @@ class TrackingQueue {
   // Lines for the user (errors, a server away and back); any thread.
   std::vector<std::string> TakeMessages();
   bool empty() const { return workers_.empty(); }
+  // Calls not yet delivered, over all trackers; any thread.
+  int Pending();
 
  private:
   struct Worker;
   void Enqueue(std::function<Status(Tracker&)> call);
   void Run(Worker& worker);
+  // Reports the first refusal of a tracker and counts the rest.
+  void Refused(Worker& worker, const Status& status);
   void Say(const std::string& line);
 
   std::vector<std::unique_ptr<Worker>> workers_;

@@ -66,7 +66,8 @@ TEST(Wandb, EnvironmentGroupsNamesAndResumesTheTrial) {
 TEST(Mlflow, KeysKeepWhatMlflowAccepts) {
   EXPECT_EQ(MlflowTracker::SafeKey("val/acc top-1.x_y"), "val/acc top-1.x_y");
   EXPECT_EQ(MlflowTracker::SafeKey("loss:train"), "loss_train");
-  EXPECT_EQ(MlflowTracker::SafeKey("ü"), "__");
+  EXPECT_EQ(MlflowTracker::SafeKey("ü"), "_");
+  EXPECT_EQ(MlflowTracker::SafeKey("a€b"), "a_b");
 }
 
 // Records calls; the first `refusals` calls of each kind answer kUnavailable (a server away).
@@ -140,6 +141,54 @@ TEST(TrackingQueue, CloseGivesUpOnAServerThatStaysAwayAndCountsWhatIsLeft) {
   ASSERT_FALSE(messages.empty());
   EXPECT_NE(messages.back().find("flaky: 3 call(s) not delivered within 500ms"), std::string::npos)
       << messages.back();
+}
+
+// Refuses every call for good (a 400), or blocks in TrialStarted until cancelled (a server gone silent).
+class StubbornTracker final : public Tracker {
+ public:
+  explicit StubbornTracker(bool block) : block_(block) {}
+  std::string Name() const override { return "stubborn"; }
+  Status Start(const ExperimentRecord&) override { return Refuse(); }
+  Status TrialStarted(const Trial&) override {
+    if (!block_) return Refuse();
+    for (int i = 0; i < 3000 && !cancelled_; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    return cancelled_ ? UnavailableError("cancelled") : Status::Ok();
+  }
+  Status TrialReported(const Trial&, int64_t, double, const MetricValues&) override { return Refuse(); }
+  Status TrialEnded(const Trial&) override { return Refuse(); }
+  Status Finish(const std::string&) override { return Refuse(); }
+  void Cancel() override { cancelled_ = true; }
+
+ private:
+  Status Refuse() { return InvalidArgumentError("runs/create answered 400: bad"); }
+  bool block_;
+  std::atomic<bool> cancelled_{false};
+};
+
+TEST(TrackingQueue, ARefusalIsSaidOnceAndTheRestCounted) {
+  std::vector<std::unique_ptr<Tracker>> trackers;
+  trackers.push_back(std::make_unique<StubbornTracker>(false));
+  TrackingQueue queue(std::move(trackers));
+  Trial t;
+  queue.Start(ExperimentRecord());
+  queue.TrialStarted(t);
+  queue.TrialEnded(t);
+  EXPECT_EQ(queue.Close("finished", 5), 0);
+  EXPECT_EQ(
+      queue.TakeMessages(),
+      (std::vector<std::string>{
+          "stubborn: runs/create answered 400: bad (skipped; the run goes on; later refusals are counted)",
+          "stubborn: 3 more call(s) refused after the first"}));
+}
+
+TEST(TrackingQueue, CloseCancelsACallThatHangsPastTheDeadline) {
+  std::vector<std::unique_ptr<Tracker>> trackers;
+  trackers.push_back(std::make_unique<StubbornTracker>(true));
+  TrackingQueue queue(std::move(trackers));
+  queue.TrialStarted(Trial());
+  const auto before = std::chrono::steady_clock::now();
+  EXPECT_EQ(queue.Close("finished", 0.5), 2);  // the hung start and the finish
+  EXPECT_LT(std::chrono::steady_clock::now() - before, std::chrono::seconds(3));
 }
 
 }  // namespace
