@@ -252,7 +252,11 @@ class TrackingTest(HyperionTestCase):
             ("{mlflow: {uri: file:///tmp/mlruns}}", "is not an http:// or https:// URL"),
             ("{mlflow: {}}", "tracking.mlflow.uri: missing"),
             ("{wandb: {mode: sometimes}}", "expected online, offline or disabled"),
-            ('{wandb: {tags: ["a,b"]}}', "a tag must be non-empty and hold no comma"),
+            ('{wandb: {tags: ["a,b"]}}', "a tag must be 1 to 64 characters and hold no comma"),
+            ("{wandb: {project: a/b}}", "tracking.wandb.project: at most 128 characters and none of"),
+            ("{mlflow: {uri: 'http://user:pw@127.0.0.1:5000'}}", "holds credentials"),
+            ("{mlflow: {uri: 'http://127.0.0.1:99999'}}", "port 99999 is not in 1..65535"),
+            ("{tensorboard: 'yes'}", "expected true, false or {logdir: DIR}"),
             ("{tensorbaord: true}", "did you mean 'tensorboard'"),
         ]
         for text, says in cases:

@@ -60,6 +60,11 @@ def restore_checkpoint(model, optimizer=None, generators=()):
         raise ValueError("cannot read checkpoint %s: %s" % (path, e)) from None
     if not isinstance(state, dict) or "step" not in state or "model" not in state:
         raise ValueError("%s is not a checkpoint written by hyperion.save_checkpoint()" % path)
+    # Checked before anything is loaded, so a refused restore leaves the model as it was.
+    saved = state.get("generators", [])
+    if len(saved) != len(generators):
+        raise ValueError("%s holds %d generator state(s) but %d generator(s) were given"
+                         % (path, len(saved), len(generators)))
     model.load_state_dict(state["model"])
     if optimizer is not None and state.get("optimizer") is not None:
         own = [{k: v for k, v in group.items() if k != "params"} for group in optimizer.param_groups]
@@ -67,10 +72,6 @@ def restore_checkpoint(model, optimizer=None, generators=()):
         for group, settings in zip(optimizer.param_groups, own):
             group.update(settings)
     torch.set_rng_state(state["torch_rng"])
-    saved = state.get("generators", [])
-    if len(saved) != len(generators):
-        raise ValueError("%s holds %d generator state(s) but %d generator(s) were given"
-                         % (path, len(saved), len(generators)))
     for generator, s in zip(generators, saved):
         generator.set_state(s)
     return state["step"]

@@ -87,6 +87,20 @@ class CheckpointTest(unittest.TestCase):
             f.write(b"not a checkpoint")
         with self.assertRaisesRegex(ValueError, "cannot read checkpoint .*checkpoint.pt"):
             hyperion.restore_checkpoint(model, optimizer)
+        # A generator count that does not match is refused before anything is loaded.
+        os.environ["HYPERION_CHECKPOINT_DIR"] = self.child_dir
+        other, other_optimizer = trained(lr=0.3)
+        with torch.no_grad():
+            for p in other.parameters():
+                p.add_(1.0)
+        hyperion.save_checkpoint(2, other, other_optimizer, generators=[torch.Generator()])
+        os.environ["HYPERION_RESTORE_FROM"] = self.child_dir
+        before = [p.clone() for p in model.parameters()]
+        with self.assertRaisesRegex(ValueError, "holds 1 generator state.s. but 0 generator.s. were given"):
+            hyperion.restore_checkpoint(model, optimizer)
+        for a, b in zip(before, model.parameters()):
+            self.assertTrue(torch.equal(a, b))
+        os.environ["HYPERION_RESTORE_FROM"] = self.parent_dir
         torch.save({"weights": 1}, os.path.join(self.parent_dir, "checkpoint.pt"))
         with self.assertRaisesRegex(ValueError, "not a checkpoint written by hyperion.save_checkpoint"):
             hyperion.restore_checkpoint(model, optimizer)

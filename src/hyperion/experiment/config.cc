@@ -752,6 +752,19 @@ Status ConfigReader::ReadTracking(const YAML::Node& node, const fs::path& base,
                        "http://127.0.0.1:5000 (file stores and databases are not supported: run `mlflow "
                        "server` on them)");
     }
+    // Credentials in the address would be printed with every message about the server.
+    static const std::regex kUserInfo("https?://[^/]*@.*");
+    if (std::regex_match(tracking.mlflow_uri, kUserInfo)) {
+      return Error(mlflow["uri"], "tracking.mlflow.uri",
+                   "holds credentials; give the address alone and put them in the environment: "
+                   "MLFLOW_TRACKING_TOKEN, or MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD");
+    }
+    static const std::regex kPort("https?://[^/:]+:([0-9]+)(/.*)?");
+    std::smatch port;
+    if (std::regex_match(tracking.mlflow_uri, port, kPort) &&
+        (port[1].str().size() > 5 || std::stoi(port[1].str()) < 1 || std::stoi(port[1].str()) > 65535)) {
+      return Error(mlflow["uri"], "tracking.mlflow.uri", "port " + port[1].str() + " is not in 1..65535");
+    }
     while (tracking.mlflow_uri.size() > 1 && tracking.mlflow_uri.back() == '/')
       tracking.mlflow_uri.pop_back();
     if (mlflow["experiment"]) {
@@ -764,9 +777,9 @@ Status ConfigReader::ReadTracking(const YAML::Node& node, const fs::path& base,
   if (const YAML::Node tb = node["tensorboard"]) {
     if (tb.IsScalar() && (tb.Scalar() == "true" || tb.Scalar() == "false")) {
       tracking.tensorboard = tb.Scalar() == "true";
+    } else if (!tb.IsMap()) {
+      return Error(tb, "tracking.tensorboard", "expected true, false or {logdir: DIR}");
     } else {
-      HYP_RETURN_IF_ERROR(
-          ExpectMap(tb, "tracking.tensorboard", "tensorboard: true, or tensorboard: {logdir: tb}"));
       HYP_RETURN_IF_ERROR(CheckKeys(tb, "tracking.tensorboard.", {"logdir"}));
       tracking.tensorboard = true;
       if (tb["logdir"]) {
@@ -782,7 +795,8 @@ Status ConfigReader::ReadTracking(const YAML::Node& node, const fs::path& base,
       tracking.wandb = wandb.Scalar() == "true";
       return Status::Ok();
     }
-    HYP_RETURN_IF_ERROR(ExpectMap(wandb, "tracking.wandb", "wandb: {project: digits, mode: offline}"));
+    if (!wandb.IsMap())
+      return Error(wandb, "tracking.wandb", "expected true, false or {project: NAME, entity, mode, tags}");
     HYP_RETURN_IF_ERROR(CheckKeys(wandb, "tracking.wandb.", {"project", "entity", "mode", "tags"}));
     tracking.wandb = true;
     if (wandb["project"]) {
@@ -790,6 +804,14 @@ Status ConfigReader::ReadTracking(const YAML::Node& node, const fs::path& base,
     }
     if (wandb["entity"]) {
       HYP_ASSIGN_OR_RETURN(tracking.wandb_entity, String(wandb["entity"], "tracking.wandb.entity"));
+    }
+    // W&B's own limits, checked here rather than by every trial's wandb.init().
+    for (auto [key, text] :
+         {std::pair{"project", &tracking.wandb_project}, std::pair{"entity", &tracking.wandb_entity}}) {
+      if (text->size() > 128 || text->find_first_of("/\\#?%:") != std::string::npos) {
+        return Error(wandb[key], std::string("tracking.wandb.") + key,
+                     "at most 128 characters and none of / \\ # ? % :");
+      }
     }
     if (wandb["mode"]) {
       HYP_ASSIGN_OR_RETURN(tracking.wandb_mode, String(wandb["mode"], "tracking.wandb.mode"));
@@ -803,8 +825,8 @@ Status ConfigReader::ReadTracking(const YAML::Node& node, const fs::path& base,
       for (const auto& tag : tags) {
         HYP_ASSIGN_OR_RETURN(std::string text, String(tag, "tracking.wandb.tags"));
         // W&B reads WANDB_TAGS as a comma-separated list, so a tag cannot hold a comma.
-        if (text.empty() || text.find(',') != std::string::npos)
-          return Error(tag, "tracking.wandb.tags", "a tag must be non-empty and hold no comma");
+        if (text.empty() || text.size() > 64 || text.find(',') != std::string::npos)
+          return Error(tag, "tracking.wandb.tags", "a tag must be 1 to 64 characters and hold no comma");
         tracking.wandb_tags.push_back(text);
       }
     }

@@ -122,7 +122,8 @@ std::string HostShortName() {
 Result<std::unique_ptr<EventFileWriter>> EventFileWriter::Create(const std::string& dir) {
   std::error_code ec;
   fs::create_directories(dir, ec);
-  if (ec) return UnavailableError("cannot create " + dir + ": " + ec.message());
+  // A folder that cannot be made (no permission, a file in the way) will not appear by retrying.
+  if (ec) return FailedPreconditionError("cannot create " + dir + ": " + ec.message());
   // The same second, host and pid can recur (a retry right after an attempt): a counter keeps names apart.
   static int sequence = 0;
   std::string path;
@@ -134,7 +135,8 @@ Result<std::unique_ptr<EventFileWriter>> EventFileWriter::Create(const std::stri
                .string();
     file = std::fopen(path.c_str(), "wbx");  // x: never reuse a file another writer has
   }
-  if (!file) return UnavailableError("cannot create an event file in " + dir + ": " + std::strerror(errno));
+  if (!file)
+    return FailedPreconditionError("cannot create an event file in " + dir + ": " + std::strerror(errno));
   std::unique_ptr<EventFileWriter> writer(new EventFileWriter(file, path));
   ProtoWriter first;
   first.Double(event::kWallTime, WallSeconds()).Bytes(event::kFileVersion, "brain.Event:2");
