@@ -37,13 +37,6 @@ Result<std::string> ResolveProgram(const std::string& program, const std::string
                               "' is not found on PATH; give its full path, e.g. /usr/bin/python3");
 }
 
-std::string TrialExit::Describe() const {
-  if (!signaled) return "exit code " + std::to_string(code);
-  const char* name = sigabbrev_np(code);
-  return "killed by signal " + std::to_string(code) +
-         (name ? std::string(" (SIG") + name + ")" : std::string());
-}
-
 LocalExecutor::~LocalExecutor() {
   for (const auto& [trial, pid] : pids_) {
     ::kill(-pid, SIGKILL);
