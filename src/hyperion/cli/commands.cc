@@ -201,6 +201,9 @@ int Run(const RunOptions& options) {
                                                       : DefaultStorage();
   auto agent = MakeAgent(config);
   if (!agent.ok()) return Fail(agent.status(), kExitUsage);
+  // Before anything is stored: a Slurm that does not answer is said now, not at the first trial.
+  auto executor = MakeExecutor(config.executor);
+  if (!executor.ok()) return Fail(executor.status());
   RunSettings settings;
   settings.config = config;
   settings.output_dir = fs::absolute(!options.output_dir.empty()  ? options.output_dir
@@ -219,7 +222,7 @@ int Run(const RunOptions& options) {
   settings.python_client_dir = client && *client ? client : HYPERION_PYTHON_CLIENT_DIR;
 
   ConsoleProgress progress(stdout, settings.config, options.quiet);
-  Orchestrator orchestrator(settings, **storage, std::move(agent).value(), std::make_unique<LocalExecutor>(),
+  Orchestrator orchestrator(settings, **storage, std::move(agent).value(), std::move(executor).value(),
                             progress);
   double started = MonotonicSeconds();
   auto summary = orchestrator.Run();

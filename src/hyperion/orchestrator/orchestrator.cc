@@ -139,6 +139,9 @@ struct Orchestrator::Running {
   std::optional<double> last_value, best_value;
   std::optional<int64_t> last_step, best_step;
   std::vector<std::string> metric_names;
+  // A re-attached trial's files are read again from the start: its reports already stored, by (step,
+  // metric), are not stored twice.
+  std::map<std::pair<int64_t, std::string>, int> stored;
 };
 
 // A slow agent's call in flight. The worker thread decides on a snapshot it owns; the reply comes back
@@ -413,7 +416,9 @@ Status Orchestrator::Start() {
     HYP_ASSIGN_OR_RETURN(auto retries,
                          storage_.ListEvents(experiment_.id, 0, 1 << 30, {events::kTrialRetry}));
     for (const auto& e : retries) {
-      if (e.trial_id) ++failures_[*e.trial_id];
+      if (!e.trial_id) continue;
+      auto& count = e.payload.value("infrastructure", false) ? infrastructure_retries_ : failures_;
+      ++count[*e.trial_id];
     }
     // The agent's memory: its earlier decisions and the notes it was given, rebuilt from the log.
     std::vector<std::string> decision_types = {
@@ -477,6 +482,12 @@ Status Orchestrator::Start() {
 
 Status Orchestrator::RecoverUnfinished() {
   for (auto& t : trials_) {
+    if (t.state == TrialState::kRunning && !t.external_id.empty() &&
+        executor_->Reattach(t.id, t.external_id, t.trial_dir)) {
+      // Its Slurm job outlived the orchestrator that launched it: follow it, rather than run it twice.
+      HYP_RETURN_IF_ERROR(ReattachTrial(t));
+      continue;
+    }
     if (t.state == TrialState::kRunning) {
       // The orchestrator that ran it is gone. Stop what is left of the trial, then run it again.
       if (t.pid && IsProcessOfTrial(*t.pid, t.id)) ::kill(-static_cast<pid_t>(*t.pid), SIGKILL);
@@ -497,6 +508,22 @@ Status Orchestrator::RecoverUnfinished() {
     }
   }
   return Status::Ok();
+}
+
+Status Orchestrator::ReattachTrial(Trial& trial) {
+  auto running =
+      std::make_unique<Running>(trial.id, trial.trial_dir, config_.stdout_metrics, config_.objective.metric);
+  HYP_ASSIGN_OR_RETURN(auto reports, storage_.ListReports(trial.id));
+  for (const auto& r : reports) {
+    if (r.attempt == trial.attempt) ++running->stored[{r.step, r.metric}];
+  }
+  // trial.timeout counts from the launch, not from the resume.
+  double ran = trial.started_at ? std::max(0.0, WallSeconds() - *trial.started_at) : 0;
+  running->started = MonotonicSeconds() - ran;
+  if (config_.trial.timeout) running->deadline = running->started + *config_.trial.timeout;
+  running_[trial.id] = std::move(running);
+  return SaveTrial(trial, events::kTrialReattached,
+                   Json{{"external_id", trial.external_id}, {"attempt", trial.attempt}});
 }
 
 Status Orchestrator::LaunchTrial(Trial& trial) {
@@ -527,6 +554,7 @@ Status Orchestrator::LaunchTrial(Trial& trial) {
   auto argv = SubstituteCommand(config_.command, trial.params);
   LaunchRequest request;
   request.trial_id = trial.id;
+  request.name = experiment_.name + "-" + std::to_string(trial.number);
   request.workdir = config_.workdir;
   request.trial_dir = trial.trial_dir;
   request.env = config_.env;
@@ -554,9 +582,12 @@ Status Orchestrator::LaunchTrial(Trial& trial) {
   trial.ended_at.reset();
   trial.error.clear();
   trial.pid = launched.ok() ? std::optional<int64_t>(executor_->ProcessId(trial.id)) : std::nullopt;
-  HYP_RETURN_IF_ERROR(
-      SaveTrial(trial, "trial_started",
-                Json{{"attempt", trial.attempt}, {"pid", trial.pid ? Json(*trial.pid) : Json()}}));
+  if (trial.pid == 0) trial.pid.reset();  // a scheduler runs it elsewhere
+  // A Slurm job id, stored so that a resume can follow the job again (RecoverUnfinished).
+  trial.external_id = launched.ok() ? executor_->ExternalId(trial.id) : "";
+  Json started{{"attempt", trial.attempt}, {"pid", trial.pid ? Json(*trial.pid) : Json()}};
+  if (!trial.external_id.empty()) started["external_id"] = trial.external_id;
+  HYP_RETURN_IF_ERROR(SaveTrial(trial, "trial_started", started));
   if (!launched.ok()) {
     // It never ran: record why, as a failure of this attempt.
     trial.state = TrialState::kFailed;
@@ -887,7 +918,12 @@ Status Orchestrator::PollMetrics(Running& running, bool final_read) {
   std::vector<Report> rows;
   for (const auto& report : batch.reports) {
     for (const auto& [name, value] : report.metrics) {
-      rows.push_back(Report{trial->id, trial->attempt, report.step, name, value, report.time});
+      bool replayed = false;  // read again after a re-attach, and stored already
+      if (auto stored = running.stored.find({report.step, name}); stored != running.stored.end()) {
+        replayed = true;
+        if (--stored->second == 0) running.stored.erase(stored);
+      }
+      if (!replayed) rows.push_back(Report{trial->id, trial->attempt, report.step, name, value, report.time});
       if (std::find(running.metric_names.begin(), running.metric_names.end(), name) ==
           running.metric_names.end()) {
         running.metric_names.push_back(name);
@@ -904,7 +940,7 @@ Status Orchestrator::PollMetrics(Running& running, bool final_read) {
       }
       running.last_value = value;
       running.last_step = report.step;
-      curves_[trial->id].push_back(StepValue{report.step, value});
+      if (!replayed) curves_[trial->id].push_back(StepValue{report.step, value});
       if (!running.best_value || config_.objective.Better(value, *running.best_value)) {
         running.best_value = value;
         running.best_step = report.step;
@@ -978,6 +1014,10 @@ Status Orchestrator::HandleExit(const TrialExit& exit) {
   if (running.end_state) {
     state = *running.end_state;
     reason = running.end_reason;
+  } else if (exit.ended_by != EndedBy::kCommand) {
+    // The scheduler ended it: its time limit, or a failure with the scheduler's reason.
+    state = exit.ended_by == EndedBy::kTimeLimit ? TrialState::kTimedOut : TrialState::kFailed;
+    reason = exit.reason;
   } else if (exit.signaled || exit.code != 0) {
     state = TrialState::kFailed;
     reason = exit.Describe();
@@ -1003,12 +1043,16 @@ Status Orchestrator::HandleExit(const TrialExit& exit) {
   retention_due_ = true;
   const std::string source = running.end_source;
   const Json evidence = running.end_evidence;
+  // A node failure or a preemption is not the trial's fault: it runs again without using up trial.retries.
+  const bool infrastructure = !running.end_state && exit.ended_by == EndedBy::kInfrastructure &&
+                              infrastructure_retries_[trial->id] < kInfrastructureRetries;
   running_.erase(it);
 
   bool retry = (state == TrialState::kFailed || state == TrialState::kTimedOut) && !stopping_ &&
-               failures_[trial->id] < config_.trial.retries;
+               (infrastructure || failures_[trial->id] < config_.trial.retries);
   if (retry) {
-    int failed = ++failures_[trial->id];
+    int failed = infrastructure ? ++infrastructure_retries_[trial->id] : ++failures_[trial->id];
+    const int of = infrastructure ? kInfrastructureRetries : config_.trial.retries;
     HYP_RETURN_IF_ERROR(CheckTransition(trial->number, trial->state, TrialState::kPending));
     trial->state = TrialState::kPending;
     trial->attempt += 1;
@@ -1017,10 +1061,11 @@ Status Orchestrator::HandleExit(const TrialExit& exit) {
                                   Json{{"reason", reason},
                                        {"failed_state", TrialStateName(state)},
                                        {"retry", failed},
-                                       {"of", config_.trial.retries}}));
+                                       {"of", of},
+                                       {"infrastructure", infrastructure}}));
     observer_.OnMessage("trial #" + std::to_string(trial->number) + " " + TrialStateName(state) + " (" +
-                        reason + "); retry " + std::to_string(failed) + " of " +
-                        std::to_string(config_.trial.retries));
+                        reason + "); retry " + std::to_string(failed) + " of " + std::to_string(of) +
+                        (infrastructure ? " (not the trial's fault: trial.retries is not used up)" : ""));
     return Status::Ok();
   }
   HYP_RETURN_IF_ERROR(CheckTransition(trial->number, trial->state, state));
