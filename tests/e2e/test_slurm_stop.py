@@ -124,12 +124,17 @@ class SlurmStopTest(SlurmTestCase):
         shown = self.query("show", "1")
         self.assertEqual([(r["step"], r["value"]) for r in shown["reports"]], [(1, 1.0)])
 
-    def test_job_cancelled_from_outside_is_retried_with_the_reason(self):
-        proc = self.start_experiment(self.config("hang-first", trial=", retries: 1"))
+    def cancel_from_outside(self, mode, trial=""):
+        """Runs one trial, scancels its job as a person would, and waits for `hyperion run` to end."""
+        proc = self.start_experiment(self.config(mode, trial=trial))
         job_id = self.running_job(proc)
         subprocess.run(["scancel", job_id], check=True, timeout=30)
         out, err = self.finish(proc, timeout=120)
-        self.assertEqual(proc.returncode, 0, out + err)
+        return proc, job_id, out + err
+
+    def test_job_cancelled_from_outside_is_retried_with_the_reason(self):
+        proc, job_id, output = self.cancel_from_outside("hang-first", trial=", retries: 1")
+        self.assertEqual(proc.returncode, 0, output)
         t = self.only_trial()
         self.assertEqual(t["state"], "completed", t)
         self.assertEqual(t["attempt"], 2, t)
@@ -144,11 +149,8 @@ class SlurmStopTest(SlurmTestCase):
         self.assertEqual(job_record(job_id)["JobState"], "CANCELLED")
 
     def test_job_cancelled_from_outside_fails_without_retries(self):
-        proc = self.start_experiment(self.config("hang"))
-        job_id = self.running_job(proc)
-        subprocess.run(["scancel", job_id], check=True, timeout=30)
-        out, err = self.finish(proc, timeout=120)
-        self.assertEqual(proc.returncode, 1, out + err)
+        proc, job_id, output = self.cancel_from_outside("hang")
+        self.assertEqual(proc.returncode, 1, output)
         t = self.only_trial()
         self.assertEqual(t["state"], "failed", t)
         self.assertEqual(t["error"], "Slurm job %s was cancelled outside Hyperion (scancel or an administrator)" % job_id)

@@ -26,6 +26,16 @@ std::string LastLineOf(const std::string& text) {
 
 }  // namespace
 
+int ReadExecError(int read_fd) {
+  int child_errno = 0;
+  ssize_t n;
+  do {
+    n = ::read(read_fd, &child_errno, sizeof child_errno);
+  } while (n < 0 && errno == EINTR);
+  ::close(read_fd);
+  return n == static_cast<ssize_t>(sizeof child_errno) ? child_errno : 0;
+}
+
 std::string ProgramOutput::LastErrorLine() const {
   std::string line = LastLineOf(err);
   return line.empty() ? LastLineOf(out) : line;
@@ -75,13 +85,7 @@ Result<ProgramOutput> RunProgram(const std::vector<std::string>& argv, double ti
   for (int fd : {out_pipe[1], err_pipe[1], report[1], null_fd}) {
     if (fd >= 0) ::close(fd);
   }
-  int child_errno = 0;
-  ssize_t n;
-  do {
-    n = ::read(report[0], &child_errno, sizeof child_errno);
-  } while (n < 0 && errno == EINTR);
-  ::close(report[0]);
-  if (n == static_cast<ssize_t>(sizeof child_errno)) {
+  if (int child_errno = ReadExecError(report[0]); child_errno != 0) {
     for (int fd : {out_pipe[0], err_pipe[0]}) ::close(fd);
     ::waitpid(pid, nullptr, 0);
     return UnavailableError(argv[0] + ": " + std::strerror(child_errno) +

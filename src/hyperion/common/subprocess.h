@@ -22,6 +22,10 @@ struct ProgramOutput {
   std::string LastErrorLine() const;
 };
 
+// For a child forked with a close-on-exec pipe whose write end it holds: the errno the child wrote there when
+// its exec failed, or 0 when the exec happened (the pipe closed without a word). Closes `read_fd`.
+int ReadExecError(int read_fd);
+
 // Errors: kUnavailable when the program cannot be started (not on PATH: "sbatch: not found"), or when it
 // ran past `timeout_seconds` (it is then killed). A program that runs and exits non-zero is not an error:
 // look at exit_code.

@@ -58,6 +58,18 @@ class ConfigReader {
     return Status::Ok();
   }
 
+  // `value` (written at `node`) must be one of `known`; otherwise names the closest one and lists them all
+  // after `listed` ("Known pruners").
+  Status CheckKnown(const YAML::Node& node, const std::string& key, const std::string& value,
+                    const std::vector<std::string>& known, const std::string& what,
+                    const std::string& listed) const {
+    if (std::find(known.begin(), known.end(), value) != known.end()) return Status::Ok();
+    auto hint = ClosestMatch(value, known);
+    return Error(node, key,
+                 "unknown " + what + " '" + value + "'" + (hint ? "; did you mean '" + *hint + "'?" : ".") +
+                     " " + listed + ": " + JoinStrings(known));
+  }
+
   Status ExpectMap(const YAML::Node& node, const std::string& key, const std::string& example) const {
     if (node.IsMap()) return Status::Ok();
     return Error(node, key, "expected a mapping, e.g. " + example);
@@ -471,14 +483,8 @@ Status ConfigReader::ReadStrategy(const YAML::Node& node, StrategyConfig& strate
   HYP_RETURN_IF_ERROR(CheckKeys(node, "strategy.", keys));
   if (node["type"]) {
     HYP_ASSIGN_OR_RETURN(strategy.type, String(node["type"], "strategy.type"));
-    const auto& known = KnownStrategyTypes();
-    if (std::find(known.begin(), known.end(), strategy.type) == known.end()) {
-      auto hint = ClosestMatch(strategy.type, known);
-      return Error(node["type"], "strategy.type",
-                   "unknown strategy '" + strategy.type + "'" +
-                       (hint ? "; did you mean '" + *hint + "'?" : ".") +
-                       " Known strategies: " + JoinStrings(known));
-    }
+    HYP_RETURN_IF_ERROR(CheckKnown(node["type"], "strategy.type", strategy.type, KnownStrategyTypes(),
+                                   "strategy", "Known strategies"));
   }
   for (const auto& [option, types] : StrategyOptions()) {
     if (node[option] && std::find(types.begin(), types.end(), strategy.type) == types.end()) {
@@ -566,13 +572,8 @@ Status ConfigReader::ReadPruner(const YAML::Node& node, PrunerConfig& pruner) co
                                 {"type", "min_step", "max_step", "reduction", "min_trials", "warmup_steps"}));
   if (!node["type"]) return Error(node, "pruner.type", "missing; use " + JoinStrings(KnownPrunerTypes()));
   HYP_ASSIGN_OR_RETURN(pruner.type, String(node["type"], "pruner.type"));
-  const auto& known = KnownPrunerTypes();
-  if (std::find(known.begin(), known.end(), pruner.type) == known.end()) {
-    auto hint = ClosestMatch(pruner.type, known);
-    return Error(node["type"], "pruner.type",
-                 "unknown pruner '" + pruner.type + "'" + (hint ? "; did you mean '" + *hint + "'?" : ".") +
-                     " Known pruners: " + JoinStrings(known));
-  }
+  HYP_RETURN_IF_ERROR(
+      CheckKnown(node["type"], "pruner.type", pruner.type, KnownPrunerTypes(), "pruner", "Known pruners"));
   const bool rungs = pruner.type == "asha" || pruner.type == "hyperband";
   for (const char* key : {"min_step", "max_step", "reduction"}) {
     if (node[key] && !rungs)
@@ -736,14 +737,8 @@ Status ConfigReader::ReadExecutor(const YAML::Node& node, ExecutorConfig& execut
                                 {"type", "partition", "gres", "time_limit", "extra_args", "poll_interval"}));
   if (node["type"]) {
     HYP_ASSIGN_OR_RETURN(executor.type, String(node["type"], "executor.type"));
-    const auto& known = KnownExecutorTypes();
-    if (std::find(known.begin(), known.end(), executor.type) == known.end()) {
-      auto hint = ClosestMatch(executor.type, known);
-      return Error(node["type"], "executor.type",
-                   "unknown executor '" + executor.type + "'" +
-                       (hint ? "; did you mean '" + *hint + "'?" : ".") +
-                       " Known executors: " + JoinStrings(known));
-    }
+    HYP_RETURN_IF_ERROR(CheckKnown(node["type"], "executor.type", executor.type, KnownExecutorTypes(),
+                                   "executor", "Known executors"));
   }
   if (!executor.slurm()) {
     for (const char* key : {"partition", "gres", "time_limit", "extra_args", "poll_interval"}) {
@@ -922,13 +917,8 @@ Status ConfigReader::ReadLlm(const YAML::Node& node, LlmConfig& llm) const {
   }
   if (node["response_format"]) {
     HYP_ASSIGN_OR_RETURN(llm.response_format, String(node["response_format"], "llm.response_format"));
-    const auto& known = LlmResponseFormats();
-    if (std::find(known.begin(), known.end(), llm.response_format) == known.end()) {
-      auto hint = ClosestMatch(llm.response_format, known);
-      return Error(node["response_format"], "llm.response_format",
-                   "unknown format '" + llm.response_format + "'" +
-                       (hint ? "; did you mean '" + *hint + "'?" : ".") + " Valid: " + JoinStrings(known));
-    }
+    HYP_RETURN_IF_ERROR(CheckKnown(node["response_format"], "llm.response_format", llm.response_format,
+                                   LlmResponseFormats(), "format", "Valid"));
   }
   return Status::Ok();
 }
