@@ -22,6 +22,7 @@
 #include "hyperion/experiment/event_types.h"
 #include "hyperion/experiment/ranking.h"
 #include "hyperion/orchestrator/orchestrator.h"
+#include "hyperion/resources/resource_pool.h"
 #include "hyperion/storage/storage.h"
 
 #ifndef HYPERION_PYTHON_CLIENT_DIR
@@ -404,6 +405,23 @@ Json ParentNumbersJson(const Trial& t, const std::vector<Trial>& trials) {
   return out;
 }
 
+// The experiment's events of `types` (all when empty), oldest first, read in pages.
+Result<std::vector<Event>> LoadEvents(Storage& storage, int64_t experiment_id,
+                                      const std::vector<std::string>& types) {
+  constexpr int kPage = 10000;
+  std::vector<Event> events;
+  int64_t after = 0;
+  while (true) {
+    HYP_ASSIGN_OR_RETURN(auto page, storage.ListEvents(experiment_id, after, kPage, types));
+    if (page.empty()) break;
+    after = page.back().id;
+    bool full = static_cast<int>(page.size()) == kPage;
+    events.insert(events.end(), std::make_move_iterator(page.begin()), std::make_move_iterator(page.end()));
+    if (!full) break;
+  }
+  return events;
+}
+
 int Show(const QueryOptions& options) {
   auto parsed = ParseTrialNumber(options.trial, "show");
   if (!parsed.ok()) return Fail(parsed.status(), kExitUsage);
@@ -425,10 +443,19 @@ int Show(const QueryOptions& options) {
              {"value", std::isfinite(r.value) ? Json(r.value) : Json(FormatNumber(r.value))}});
     latest[r.metric] = {r.step, r.value};
   }
+  // What the resource pool gave its latest attempt, when the run managed resources.
+  std::optional<ResourceGrant> resources;
+  auto starts = LoadEvents(*data->loaded.storage, experiment.id, {"trial_started"});
+  if (!starts.ok()) return Fail(starts.status());
+  for (const auto& e : *starts) {
+    if (e.trial_id == t.id && e.payload.is_object() && e.payload.contains("resources"))
+      resources = ResourceGrant::FromJson(e.payload["resources"]);
+  }
   if (options.json) {
     Json j = TrialJson(t, experiment);
     j["parent_numbers"] = ParentNumbersJson(t, data->trials);
     j["reports"] = report_json;
+    if (resources) j["resources"] = resources->ToJson();
     PrintJson(j);
     return kExitOk;
   }
@@ -454,6 +481,7 @@ int Show(const QueryOptions& options) {
     std::printf("    %s = %s\n", name.c_str(), DumpJson(value).c_str());
   if (t.started_at) field("started", FormatWallTime(*t.started_at));
   if (t.started_at && t.ended_at) field("duration", FormatDuration(*t.ended_at - *t.started_at));
+  if (resources) field("resources", resources->Describe());
   if (!latest.empty()) {
     std::printf("  metrics    (latest of %zu values)\n", report_json.size());
     for (const auto& [name, sv] : latest) {
@@ -465,23 +493,6 @@ int Show(const QueryOptions& options) {
   if (!t.restore_from.empty()) field("restored", t.restore_from);
   if (!t.checkpoint_dir.empty()) field("checkpoint", t.checkpoint_dir);
   return kExitOk;
-}
-
-// The experiment's events of `types` (all when empty), oldest first, read in pages.
-Result<std::vector<Event>> LoadEvents(Storage& storage, int64_t experiment_id,
-                                      const std::vector<std::string>& types) {
-  constexpr int kPage = 10000;
-  std::vector<Event> events;
-  int64_t after = 0;
-  while (true) {
-    HYP_ASSIGN_OR_RETURN(auto page, storage.ListEvents(experiment_id, after, kPage, types));
-    if (page.empty()) break;
-    after = page.back().id;
-    bool full = static_cast<int>(page.size()) == kPage;
-    events.insert(events.end(), std::make_move_iterator(page.begin()), std::make_move_iterator(page.end()));
-    if (!full) break;
-  }
-  return events;
 }
 
 // The whole experiment for the graph and decision views: its trials and its event log (only the events of

@@ -47,7 +47,8 @@ void ConsoleProgress::Line(const std::string& text) {
   std::fflush(out_);
 }
 
-void ConsoleProgress::OnRunStarted(const ExperimentRecord& experiment, const std::vector<Trial>& resumed) {
+void ConsoleProgress::OnRunStarted(const ExperimentRecord& experiment, const std::vector<Trial>& resumed,
+                                   int slots) {
   if (quiet_) return;
   std::string budget = config_.budget.max_trials
                            ? "up to " + std::to_string(*config_.budget.max_trials) + " trials"
@@ -55,8 +56,8 @@ void ConsoleProgress::OnRunStarted(const ExperimentRecord& experiment, const std
   if (config_.budget.max_time) budget += ", at most " + FormatDuration(*config_.budget.max_time);
   std::fprintf(out_, "hyperion: %s experiment '%s': %s search, %d at a time, %s; objective %s %s\n",
                resumed.empty() ? "starting" : "resuming", experiment.name.c_str(),
-               experiment.strategy.c_str(), config_.parallel, budget.c_str(),
-               ObjectiveModeName(config_.objective.mode), config_.objective.metric.c_str());
+               experiment.strategy.c_str(), slots, budget.c_str(), ObjectiveModeName(config_.objective.mode),
+               config_.objective.metric.c_str());
   for (const auto& t : resumed) {
     if (IsFinished(t.state)) ++finished_;
     if (t.state == TrialState::kFailed || t.state == TrialState::kTimedOut) ++failed_;

@@ -15,7 +15,8 @@ class ConsoleProgress final : public RunObserver {
  public:
   ConsoleProgress(std::FILE* out, const ExperimentConfig& config, bool quiet);
 
-  void OnRunStarted(const ExperimentRecord& experiment, const std::vector<Trial>& resumed) override;
+  void OnRunStarted(const ExperimentRecord& experiment, const std::vector<Trial>& resumed,
+                    int slots) override;
   void OnTrialStarted(const Trial& trial) override;
   void OnTrialEnded(const Trial& trial, const std::optional<Trial>& best) override;
   void OnMessage(const std::string& text) override;

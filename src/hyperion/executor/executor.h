@@ -79,6 +79,8 @@ class Executor {
                         const std::string& /*trial_dir*/) {
     return false;
   }
+  // True when a scheduler picks each trial's devices (Slurm): the resource pool then only counts amounts.
+  virtual bool PlacesTrials() const { return false; }
 };
 
 // The executor `config` names. Errors: kUnavailable when it cannot work here (Slurm's commands are missing or

@@ -1,7 +1,8 @@
 // Runs each trial as a child process of this one, in its own process group, with stdout and stderr sent to
 // files in the trial folder. The process group is what timeouts, pruning and shutdown signal, so a trial's
 // own children are stopped with it; when the trial's main process ends, whatever it left in its group is
-// killed.
+// killed. A trial granted CPU cores (LaunchRequest::resources) is pinned to them; the GPUs it may see reach
+// it through CUDA_VISIBLE_DEVICES in its environment.
 //
 // The orchestrator must have SIGCHLD delivered (not ignored) and call CollectExits() when it arrives or on
 // its tick.

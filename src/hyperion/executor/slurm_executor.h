@@ -39,6 +39,8 @@ class SlurmExecutor final : public Executor {
   void Signal(int64_t trial_id, int signal) override;
   int64_t ProcessId(int64_t /*trial_id*/) const override { return 0; }
   std::string ExternalId(int64_t trial_id) const override;
+  // Slurm picks each job's node, GPUs and cores; the pool only counts amounts, given as sbatch requests.
+  bool PlacesTrials() const override { return true; }
   bool Reattach(int64_t trial_id, const std::string& external_id, const std::string& trial_dir) override;
 
  private:

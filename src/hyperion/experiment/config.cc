@@ -13,6 +13,7 @@
 #include <tuple>
 
 #include "hyperion/common/text.h"
+#include "hyperion/resources/resource_pool.h"
 
 namespace hyperion {
 namespace {
@@ -702,6 +703,8 @@ Status ConfigReader::ReadResources(const YAML::Node& node, ResourcesConfig& reso
   if (node["gpus_per_trial"]) {
     HYP_ASSIGN_OR_RETURN(resources.gpus_per_trial,
                          Number(node["gpus_per_trial"], "resources.gpus_per_trial"));
+    Status share = ResourcePool::CheckGpuShare(*resources.gpus_per_trial);
+    if (!share.ok()) return Error(node["gpus_per_trial"], "", share.message());
   }
   const YAML::Node cpus = node["cpus"];
   if (cpus && cpus.IsSequence()) {

@@ -719,5 +719,45 @@ TEST(Config, SlurmTimeLimitIsInWholeMinutes) {
   EXPECT_EQ(SlurmTimeLimit(2 * 86400 + 3 * 3600 + 61), "2-03:02:00");
 }
 
+TEST(Config, ResourcesSection) {
+  auto config = ParseConfig(With("parallel: 2\n",
+                                 "resources: {gpus: [0, 1, 3, 4], gpus_per_trial: 0.5, "
+                                 "cpus: [0, 1], cpus_per_trial: 1, memory: 16G, "
+                                 "memory_per_trial: 1.5GiB}\n"),
+                            "exp.yaml");
+  ASSERT_TRUE(config.ok()) << config.status().message();
+  const ResourcesConfig& r = config->resources;
+  EXPECT_TRUE(r.given);
+  EXPECT_EQ(r.gpus, (std::vector<std::string>{"0", "1", "3", "4"}));
+  EXPECT_EQ(r.gpus_per_trial, 0.5);
+  EXPECT_EQ(r.cpus, (std::vector<int>{0, 1}));
+  EXPECT_FALSE(r.cpus_auto);
+  EXPECT_EQ(r.memory_mb, 16 * 1024);
+  EXPECT_EQ(r.memory_per_trial_mb, 1536);
+  EXPECT_EQ(config->parallel, 0) << "without parallel, the run fits as many as the resources hold";
+
+  auto with_parallel =
+      ParseConfig(With("parallel: 2\n", "parallel: 2\nresources: {gpus: auto}\n"), "exp.yaml");
+  ASSERT_TRUE(with_parallel.ok()) << with_parallel.status().message();
+  EXPECT_TRUE(with_parallel->resources.gpus_auto);
+  EXPECT_EQ(with_parallel->parallel, 2);
+}
+
+TEST(Config, ResourcesMistakesNameTheirLine) {
+  EXPECT_EQ(
+      ErrorOf(With("parallel: 2\n", "resources:\n  gpus: [0, 1]\n  gpus_per_trial: 0.3\n")),
+      "exp.yaml:11:19: resources.gpus_per_trial 0.3 does not split a GPU evenly; use 1/k (0.5, 0.25, 0.2) "
+      "to pack k trials on one GPU, or a whole number of GPUs");
+  EXPECT_NE(ErrorOf(With("parallel: 2\n", "resources: {memory_per_trial: 4X}\n"))
+                .find("exp.yaml:9:31: "
+                      "resources.memory_per_trial: "
+                      "'4X' is not an amount"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf(With("parallel: 2\n", "resources: {gpus: some}\n")).find("expected auto or a list"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf(With("parallel: 2\n", "resources: {gpu: [0]}\n")).find("did you mean 'gpus'"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace hyperion

@@ -18,6 +18,7 @@
 #include "hyperion/common/text.h"
 #include "hyperion/experiment/event_types.h"
 #include "hyperion/experiment/ranking.h"
+#include "hyperion/orchestrator/slot_plan.h"
 
 namespace hyperion {
 namespace {
@@ -367,6 +368,10 @@ void Orchestrator::StopProposing(const std::string& reason, bool budget) {
 
 Status Orchestrator::Start() {
   HYP_ASSIGN_OR_RETURN(pruner_, MakePruner(config_.pruner));
+  // Slots come first: the stored config records how many trials ran at once.
+  HYP_ASSIGN_OR_RETURN(SlotPlan plan, PlanSlots(config_, executor_->PlacesTrials()));
+  settings_.config.parallel = plan.slots;
+  pool_ = std::move(plan.pool);
   HYP_ASSIGN_OR_RETURN(std::optional<ExperimentRecord> existing, storage_.FindExperiment(config_.name));
   if (existing && !settings_.resume) {
     HYP_ASSIGN_OR_RETURN(auto trials, storage_.ListTrials(existing->id));
@@ -470,8 +475,10 @@ Status Orchestrator::Start() {
   Event started;
   started.type = existing ? events::kExperimentResumed : events::kExperimentStarted;
   started.payload = Json{{"seed", seed_}, {"parallel", config_.parallel}};
+  if (pool_) started.payload["resources"] = pool_->Describe();
   HYP_RETURN_IF_ERROR(Record(started));
-  observer_.OnRunStarted(experiment_, trials_);
+  observer_.OnRunStarted(experiment_, trials_, config_.parallel);
+  for (const auto& note : plan.notes) observer_.OnMessage(note);
   if (!config_.budget.max_trials && !config_.budget.max_time) {
     observer_.OnMessage("no budget.max_trials or budget.max_time: the run goes on until strategy " +
                         agent_->Name() +
@@ -522,6 +529,9 @@ Status Orchestrator::ReattachTrial(Trial& trial) {
   running->started = MonotonicSeconds() - ran;
   if (config_.trial.timeout) running->deadline = running->started + *config_.trial.timeout;
   running_[trial.id] = std::move(running);
+  // It holds its share of the pool again (the scheduler placed it; a resume with fewer slots lets it run on
+  // without one: nothing new starts until the running ones fit).
+  if (pool_) (void)pool_->Acquire(trial.id);
   return SaveTrial(trial, events::kTrialReattached,
                    Json{{"external_id", trial.external_id}, {"attempt", trial.attempt}});
 }
@@ -574,6 +584,25 @@ Status Orchestrator::LaunchTrial(Trial& trial) {
   request.env["HYPERION_BUDGET_TO"] = trial.budget_to ? FormatNumber(*trial.budget_to) : "";
   request.env["HYPERION_METRICS_FILE"] = trial.trial_dir + "/metrics.jsonl";
   request.env["HYPERION_CONTROL_FILE"] = trial.trial_dir + "/control.json";
+  Json resources_json;
+  if (pool_) {
+    auto grant = pool_->Acquire(trial.id);
+    // Every slot holds one equal share, so a free slot always has one; anything else is a bug here.
+    if (!grant)
+      return InternalError("no resources for trial #" + std::to_string(trial.number) +
+                           " although a slot is free (" + pool_->Describe() + ")");
+    request.resources = *grant;
+    request.resources_managed = true;
+    resources_json = grant->ToJson();
+    // Exactly the granted devices, and none for a trial that asked for none. A scheduler sets this itself.
+    if (pool_->shape().assign_devices) request.env["CUDA_VISIBLE_DEVICES"] = grant->CudaVisibleDevices();
+    // Thread pools (OpenMP, MKL, PyTorch's intra-op) size themselves to the machine unless told otherwise.
+    if (grant->cpu_count > 0) {
+      for (const char* name : {"OMP_NUM_THREADS", "MKL_NUM_THREADS"}) {
+        if (!config_.env.count(name)) request.env[name] = std::to_string(grant->cpu_count);
+      }
+    }
+  }
 
   Status launched = argv.ok() ? executor_->Launch((request.argv = *argv, request)) : argv.status();
   HYP_RETURN_IF_ERROR(CheckTransition(trial.number, trial.state, TrialState::kRunning));
@@ -587,8 +616,10 @@ Status Orchestrator::LaunchTrial(Trial& trial) {
   trial.external_id = launched.ok() ? executor_->ExternalId(trial.id) : "";
   Json started{{"attempt", trial.attempt}, {"pid", trial.pid ? Json(*trial.pid) : Json()}};
   if (!trial.external_id.empty()) started["external_id"] = trial.external_id;
+  if (pool_) started["resources"] = resources_json;
   HYP_RETURN_IF_ERROR(SaveTrial(trial, "trial_started", started));
   if (!launched.ok()) {
+    if (pool_) pool_->Release(trial.id);
     // It never ran: record why, as a failure of this attempt.
     trial.state = TrialState::kFailed;
     trial.error = launched.message();
@@ -1047,6 +1078,7 @@ Status Orchestrator::HandleExit(const TrialExit& exit) {
   const bool infrastructure = !running.end_state && exit.ended_by == EndedBy::kInfrastructure &&
                               infrastructure_retries_[trial->id] < kInfrastructureRetries;
   running_.erase(it);
+  if (pool_) pool_->Release(trial->id);
 
   bool retry = (state == TrialState::kFailed || state == TrialState::kTimedOut) && !stopping_ &&
                (infrastructure || failures_[trial->id] < config_.trial.retries);
@@ -1301,7 +1333,10 @@ Result<RunSummary> Orchestrator::Run() {
     // Storage or an internal error: stop every trial before reporting it, so nothing runs on unattended.
     StopAll(TrialState::kInterrupted, "the orchestrator failed: " + loop.message(), true);
     for (int i = 0; i < 100 && !running_.empty(); ++i) {
-      for (const auto& exit : executor_->CollectExits()) running_.erase(exit.trial_id);
+      for (const auto& exit : executor_->CollectExits()) {
+        running_.erase(exit.trial_id);
+        if (pool_) pool_->Release(exit.trial_id);
+      }
       ::usleep(20000);
     }
     (void)storage_.SetExperimentStatus(experiment_.id, "failed", WallSeconds());

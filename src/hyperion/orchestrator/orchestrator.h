@@ -25,6 +25,7 @@
 #include "hyperion/executor/executor.h"
 #include "hyperion/executor/metric_stream.h"
 #include "hyperion/experiment/config.h"
+#include "hyperion/resources/resource_pool.h"
 #include "hyperion/storage/storage.h"
 #include "hyperion/strategy/pruner.h"
 
@@ -41,7 +42,9 @@ struct RunSettings {
 class RunObserver {
  public:
   virtual ~RunObserver() = default;
-  virtual void OnRunStarted(const ExperimentRecord& /*experiment*/, const std::vector<Trial>& /*resumed*/) {}
+  // `slots`: trials at once, as resolved from `parallel` and `resources:`.
+  virtual void OnRunStarted(const ExperimentRecord& /*experiment*/, const std::vector<Trial>& /*resumed*/,
+                            int /*slots*/) {}
   virtual void OnTrialStarted(const Trial& /*trial*/) {}
   virtual void OnTrialReport(const Trial& /*trial*/, const ParsedReport& /*report*/) {}
   virtual void OnTrialEnded(const Trial& /*trial*/, const std::optional<Trial>& /*best*/) {}
@@ -156,6 +159,9 @@ class Orchestrator {
   std::shared_ptr<Agent> agent_;
   std::unique_ptr<Executor> executor_;
   std::unique_ptr<Pruner> pruner_;  // nullptr when the config names none
+  // Which trial holds which GPUs, cores and memory; set when the config has `resources:`. Its capacity is
+  // config_.parallel, so a free slot always has a share.
+  std::optional<ResourcePool> pool_;
   RunObserver& observer_;
 
   const std::string owner_;  // "host:pid"

@@ -48,6 +48,17 @@ Json ResourceGrant::ToJson() const {
   return json;
 }
 
+ResourceGrant ResourceGrant::FromJson(const Json& json) {
+  ResourceGrant grant;
+  if (!json.is_object()) return grant;
+  grant.gpus = json.value("gpus", std::vector<std::string>{});
+  grant.gpus_per_trial = json.value("gpus_per_trial", 0.0);
+  grant.cpus = json.value("cpus", std::vector<int>{});
+  grant.cpu_count = json.value("cpus_per_trial", 0);
+  grant.memory_mb = json.value("memory_mb", int64_t{0});
+  return grant;
+}
+
 std::string ResourceGrant::Describe() const {
   std::vector<std::string> parts;
   if (gpus_per_trial > 0) {
@@ -65,8 +76,7 @@ std::string ResourceGrant::Describe() const {
   return parts.empty() ? "no managed resources" : JoinStrings(parts);
 }
 
-Result<ResourcePool> ResourcePool::Create(PoolShape shape) {
-  const double share = shape.gpus_per_trial;
+Status ResourcePool::CheckGpuShare(double share) {
   if (share < 0 || !std::isfinite(share))
     return InvalidArgumentError("resources.gpus_per_trial must be 0 or more, got " + FormatNumber(share));
   if (share > 0 && share < 1 && !SharesPerGpu(share)) {
@@ -78,6 +88,12 @@ Result<ResourcePool> ResourcePool::Create(PoolShape shape) {
     return InvalidArgumentError("resources.gpus_per_trial " + FormatNumber(share) +
                                 " is more than one GPU but not a whole number; use 1, 2, 3, ... or 1/k");
   }
+  return Status::Ok();
+}
+
+Result<ResourcePool> ResourcePool::Create(PoolShape shape) {
+  const double share = shape.gpus_per_trial;
+  HYP_RETURN_IF_ERROR(CheckGpuShare(share));
   if (shape.assign_devices) {
     std::set<std::string> unique(shape.gpus.begin(), shape.gpus.end());
     if (unique.size() != shape.gpus.size())

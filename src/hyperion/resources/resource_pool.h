@@ -46,6 +46,8 @@ struct ResourceGrant {
   std::string CudaVisibleDevices() const;
   // {"gpus": ["3"], "gpus_per_trial": 0.5, "cpus": [0, 1], "memory_mb": 4096}; absent parts left out.
   Json ToJson() const;
+  // Reads what ToJson() wrote; parts it does not find stay empty.
+  static ResourceGrant FromJson(const Json& json);
   // "GPU 3 (0.5), CPU cores 0-1, 4096 MiB", or "no managed resources".
   std::string Describe() const;
 };
@@ -56,6 +58,8 @@ class ResourcePool {
   // pool has, no duplicate ids, cores and memory enough for one trial. kInvalidArgument says which and how to
   // fix it.
   static Result<ResourcePool> Create(PoolShape shape);
+  // The GPU-share part of that check (0, 1/k, or whole), for the config reader.
+  static Status CheckGpuShare(double gpus_per_trial);
 
   // How many trials fit at once.
   int Capacity() const { return capacity_; }
