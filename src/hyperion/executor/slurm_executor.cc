@@ -7,9 +7,11 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include "hyperion/common/clock.h"
 #include "hyperion/common/subprocess.h"
+#include "hyperion/common/text.h"
 #include "hyperion/executor/slurm_job.h"
 
 namespace hyperion {
@@ -65,13 +67,14 @@ Result<std::unique_ptr<SlurmExecutor>> SlurmExecutor::Create(const ExecutorConfi
     auto partition = RunProgram({"scontrol", "show", "partition", config.partition}, kQueryTimeout);
     if (partition.ok() && !partition->ok()) {
       auto listed = RunProgram({"sinfo", "--noheader", "--format=%R"}, kQueryTimeout);
-      std::string names = listed.ok() ? listed->out : "";
-      for (char& c : names) {
-        if (c == '\n') c = ' ';
+      std::vector<std::string> names;
+      if (listed.ok()) {
+        std::istringstream lines(listed->out);
+        for (std::string name; lines >> name;) names.push_back(name);
       }
-      return InvalidArgumentError("executor.partition '" + config.partition +
-                                  "' is not a partition of this Slurm cluster (it has: " + names +
-                                  "); name one of those, or leave partition out for the default");
+      return InvalidArgumentError(
+          "executor.partition '" + config.partition + "' is not a partition of this Slurm cluster (it has: " +
+          JoinStrings(names) + "); name one of those, or leave partition out for the default");
     }
   }
   std::unique_ptr<SlurmExecutor> executor(new SlurmExecutor(config));
