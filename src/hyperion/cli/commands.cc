@@ -16,6 +16,7 @@
 #include "hyperion/cli/decision_view.h"
 #include "hyperion/cli/graph_view.h"
 #include "hyperion/cli/progress.h"
+#include "hyperion/cli/tracking_observer.h"
 #include "hyperion/common/clock.h"
 #include "hyperion/common/text.h"
 #include "hyperion/executor/local_executor.h"
@@ -24,6 +25,7 @@
 #include "hyperion/orchestrator/orchestrator.h"
 #include "hyperion/resources/resource_pool.h"
 #include "hyperion/storage/storage.h"
+#include "hyperion/tracking/make_trackers.h"
 
 #ifndef HYPERION_PYTHON_CLIENT_DIR
 #define HYPERION_PYTHON_CLIENT_DIR ""
@@ -223,10 +225,14 @@ int Run(const RunOptions& options) {
   settings.python_client_dir = client && *client ? client : HYPERION_PYTHON_CLIENT_DIR;
 
   ConsoleProgress progress(stdout, settings.config, options.quiet);
+  TrackingObserver observer(progress, MakeTrackingQueue(settings.config.tracking));
   Orchestrator orchestrator(settings, **storage, std::move(agent).value(), std::move(executor).value(),
-                            progress);
+                            observer);
   double started = MonotonicSeconds();
   auto summary = orchestrator.Run();
+  // What the trackers still hold goes out now; a server that stays away gets 10 s, then the run says what
+  // was not delivered.
+  observer.Finish(!summary.ok() ? "failed" : summary->stop_signal ? "interrupted" : "finished", 10);
   progress.Finish();
   if (!summary.ok()) return Fail(summary.status());
 
