@@ -13,6 +13,7 @@
 #include <iterator>
 
 #include "hyperion/agent/agent.h"
+#include "hyperion/cli/completion.h"
 #include "hyperion/cli/decision_view.h"
 #include "hyperion/cli/export.h"
 #include "hyperion/cli/graph_view.h"
@@ -181,6 +182,14 @@ struct RunOptions {
   bool quiet = false;
 };
 
+// The command that continues this run: everything that chose its experiment goes in, so following it resumes
+// this one. A password in the storage URL is masked: the hint may end up in a log.
+std::string ResumeCommand(const RunOptions& options) {
+  std::string extra = options.storage.empty() ? "" : " --storage " + MaskStorageUrl(options.storage);
+  if (!options.experiment.empty()) extra += " --experiment " + options.experiment;
+  return "hyperion run " + options.config + extra + " --resume";
+}
+
 int Run(const RunOptions& options) {
   if (std::error_code ec; fs::is_directory(options.config, ec)) {
     return Fail(InvalidArgumentError("config '" + options.config +
@@ -237,6 +246,12 @@ int Run(const RunOptions& options) {
   // was not delivered.
   observer.Finish(!summary.ok() ? "failed" : summary->stop_signal ? "interrupted" : "finished", 10);
   progress.Finish();
+  if (summary.status().code() == StatusCode::kUnavailable) {
+    // The database went away for longer than its retry limit: nothing finished is lost (trials that ended
+    // meanwhile are stored by the resume), so say how to go on.
+    return Fail(UnavailableError(summary.status().message() + "; continue it with `" +
+                                 ResumeCommand(options) + "` once the database is back"));
+  }
   if (!summary.ok()) return Fail(summary.status());
 
   std::vector<std::string> counts;
@@ -255,10 +270,7 @@ int Run(const RunOptions& options) {
   std::printf("stored in %s; see `hyperion trials --storage %s`\n", (*storage)->Url().c_str(),
               (*storage)->Url().c_str());
   if (summary->stop_signal || summary->experiment.status == "interrupted") {
-    // Everything that chose this experiment goes into the hint, so following it resumes this one.
-    std::string extra = options.storage.empty() ? "" : " --storage " + options.storage;
-    if (!options.experiment.empty()) extra += " --experiment " + options.experiment;
-    std::printf("continue it with `hyperion run %s%s --resume`\n", options.config.c_str(), extra.c_str());
+    std::printf("continue it with `%s`\n", ResumeCommand(options).c_str());
   }
   if (summary->stop_signal) return 128 + summary->stop_signal;
   return summary->best ? kExitOk : kExitFailure;
@@ -446,10 +458,7 @@ int Show(const QueryOptions& options) {
   std::map<std::string, std::pair<int64_t, double>> latest;
   for (const auto& r : *reports) {
     if (r.attempt != t.attempt) continue;
-    report_json.push_back(
-        Json{{"step", r.step},
-             {"metric", r.metric},
-             {"value", NumberJson(r.value)}});
+    report_json.push_back(Json{{"step", r.step}, {"metric", r.metric}, {"value", NumberJson(r.value)}});
     latest[r.metric] = {r.step, r.value};
   }
   // What the resource pool gave its latest attempt, when the run managed resources.
@@ -807,6 +816,14 @@ int Main(int argc, char** argv) {
       "starts with '-' goes last, after the options and --:\n  hyperion note --experiment digits -- \"-0.5 "
       "is the best momentum\"");
 
+  std::string completion_shell;
+  auto* completion_cmd = app.add_subcommand("completion", "A shell completion script for bash or zsh");
+  completion_cmd->add_option("shell", completion_shell, "bash or zsh")->required();
+  completion_cmd->footer(
+      "Examples:\n  source <(hyperion completion bash)     # add it to ~/.bashrc to keep it\n  hyperion "
+      "completion bash > /etc/bash_completion.d/hyperion\n  source <(hyperion completion zsh)      # in "
+      "~/.zshrc");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -833,6 +850,12 @@ int Main(int argc, char** argv) {
   if (trace_cmd->parsed()) return Trace(trace);
   if (decisions_cmd->parsed()) return Decisions(decisions);
   if (export_cmd->parsed()) return Export(export_command);
+  if (completion_cmd->parsed()) {
+    auto script = CompletionScript(app, completion_shell);
+    if (!script.ok()) return Fail(script.status(), kExitUsage);
+    std::fputs(script->c_str(), stdout);
+    return kExitOk;
+  }
   if (note_cmd->parsed()) return Note(note);
   return kExitUsage;
 }

@@ -7,6 +7,27 @@
 
 namespace hyperion {
 
+const char* EndedByName(EndedBy ended_by) {
+  switch (ended_by) {
+    case EndedBy::kScheduler:
+      return "scheduler";
+    case EndedBy::kTimeLimit:
+      return "time_limit";
+    case EndedBy::kInfrastructure:
+      return "infrastructure";
+    case EndedBy::kCommand:
+      break;
+  }
+  return "command";
+}
+
+EndedBy EndedByFromName(const std::string& name) {
+  for (EndedBy e : {EndedBy::kScheduler, EndedBy::kTimeLimit, EndedBy::kInfrastructure}) {
+    if (name == EndedByName(e)) return e;
+  }
+  return EndedBy::kCommand;
+}
+
 std::string TrialExit::Describe() const {
   if (!reason.empty()) return reason;
   if (!signaled) return "exit code " + std::to_string(code);

@@ -43,6 +43,10 @@ enum class EndedBy {
                     // counting against trial.retries (see docs/cluster.md)
 };
 
+// "command", "scheduler", "time_limit", "infrastructure"; FromName gives kCommand for an unknown name.
+const char* EndedByName(EndedBy ended_by);
+EndedBy EndedByFromName(const std::string& name);
+
 struct TrialExit {
   int64_t trial_id = 0;
   bool signaled = false;  // killed by a signal rather than exiting

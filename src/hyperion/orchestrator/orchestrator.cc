@@ -121,6 +121,20 @@ std::pair<std::string, std::string> StoredStrategyOptions(const Json& stored, co
   return {DumpJson(before), DumpJson(now)};
 }
 
+// Beside a trial's files: how its process ended, written before the end is stored. When the database is away
+// at that moment, the run stops, and the resume stores the end from this record and the trial's files.
+constexpr const char* kExitRecord = "exit.json";
+
+std::optional<Json> ReadExitRecord(const Trial& trial) {
+  std::ifstream in(fs::path(trial.trial_dir) / kExitRecord, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  Json record = Json::parse(text, nullptr, /*allow_exceptions=*/false);
+  // Another attempt's record (or half a file) says nothing about this one.
+  if (!record.is_object() || record.value("attempt", 0) != trial.attempt) return std::nullopt;
+  return record;
+}
+
 }  // namespace
 
 // A trial whose process is alive: its metric reader, deadlines and how it is meant to end.
@@ -141,9 +155,9 @@ struct Orchestrator::Running {
   std::optional<double> last_value, best_value;
   std::optional<int64_t> last_step, best_step;
   std::vector<std::string> metric_names;
-  // A re-attached trial's files are read again from the start: its reports already stored, by (step,
-  // metric), are not stored twice.
-  std::map<std::pair<int64_t, std::string>, int> stored;
+  // Report rows of this attempt that are stored already and come first in its files: a trial whose end is
+  // replayed on resume (RecoverUnfinished) reads its files from the start.
+  size_t stored_rows = 0;
 };
 
 // A slow agent's call in flight. The worker thread decides on a snapshot it owns; the reply comes back
@@ -351,6 +365,7 @@ Status Orchestrator::SaveTrial(const Trial& trial, const std::string& event_type
   event.type = event_type;
   payload["number"] = trial.number;
   event.payload = std::move(payload);
+  // The body may run twice (a dropped database connection redoes the transaction): it only assigns.
   HYP_RETURN_IF_ERROR(storage_.RunInTransaction([&]() -> Status {
     HYP_RETURN_IF_ERROR(storage_.UpdateTrial(trial));
     HYP_ASSIGN_OR_RETURN(event.id, storage_.AppendEvent(event));
@@ -442,9 +457,9 @@ Status Orchestrator::Start() {
     for (const auto& t : trials_)
       taken_.insert(DuplicateKey(t.params, t.parents, t.budget_from, t.budget_to));
     HYP_RETURN_IF_ERROR(storage_.SetExperimentStatus(experiment_.id, "running", std::nullopt));
-    HYP_RETURN_IF_ERROR(RecoverUnfinished());
     {
-      // The pruner and the agent read every trial's curve, so the stored reports come back first.
+      // The pruner and the agent read every trial's curve, so the stored reports come back first (before
+      // RecoverUnfinished, which rebuilds the curves of the trials it replays or requeues).
       for (const auto& t : trials_) {
         HYP_ASSIGN_OR_RETURN(auto reports, storage_.ListReports(t.id));
         for (const auto& r : reports) {
@@ -453,6 +468,7 @@ Status Orchestrator::Start() {
         }
       }
     }
+    HYP_RETURN_IF_ERROR(RecoverUnfinished());
   } else {
     seed_ = config_.strategy.seed.value_or(std::random_device{}() & 0x7fffffff);
     ExperimentRecord record;
@@ -490,13 +506,17 @@ Status Orchestrator::Start() {
 
 Status Orchestrator::RecoverUnfinished() {
   for (auto& t : trials_) {
-    if (t.state == TrialState::kRunning && !t.external_id.empty() &&
-        executor_->Reattach(t.id, t.external_id, t.trial_dir)) {
-      // Its Slurm job outlived the orchestrator that launched it: follow it, rather than run it twice.
-      HYP_RETURN_IF_ERROR(ReattachTrial(t));
-      continue;
-    }
     if (t.state == TrialState::kRunning) {
+      if (std::optional<Json> record = ReadExitRecord(t)) {
+        // It ended while its end could not be stored (the database was away): store it now, from its files.
+        HYP_RETURN_IF_ERROR(ReplayExit(t, *record));
+        continue;
+      }
+      if (!t.external_id.empty() && executor_->Reattach(t.id, t.external_id, t.trial_dir)) {
+        // Its Slurm job outlived the orchestrator that launched it: follow it, rather than run it twice.
+        HYP_RETURN_IF_ERROR(ReattachTrial(t));
+        continue;
+      }
       // The orchestrator that ran it is gone. Stop what is left of the trial, then run it again.
       if (t.pid && IsProcessOfTrial(*t.pid, t.id)) ::kill(-static_cast<pid_t>(*t.pid), SIGKILL);
       t.state = TrialState::kInterrupted;
@@ -518,13 +538,18 @@ Status Orchestrator::RecoverUnfinished() {
   return Status::Ok();
 }
 
-Status Orchestrator::ReattachTrial(Trial& trial) {
+Result<std::unique_ptr<Orchestrator::Running>> Orchestrator::RunningFromFiles(const Trial& trial) {
   auto running =
       std::make_unique<Running>(trial.id, trial.trial_dir, config_.stdout_metrics, config_.objective.metric);
-  HYP_ASSIGN_OR_RETURN(auto reports, storage_.ListReports(trial.id));
-  for (const auto& r : reports) {
-    if (r.attempt == trial.attempt) ++running->stored[{r.step, r.metric}];
-  }
+  HYP_ASSIGN_OR_RETURN(auto stored, storage_.ListReports(trial.id));
+  running->stored_rows = static_cast<size_t>(std::count_if(
+      stored.begin(), stored.end(), [&](const Report& r) { return r.attempt == trial.attempt; }));
+  curves_.erase(trial.id);  // rebuilt from the files, which hold every report of the attempt
+  return running;
+}
+
+Status Orchestrator::ReattachTrial(Trial& trial) {
+  HYP_ASSIGN_OR_RETURN(std::unique_ptr<Running> running, RunningFromFiles(trial));
   // trial.timeout counts from the launch, not from the resume.
   double ran = trial.started_at ? std::max(0.0, WallSeconds() - *trial.started_at) : 0;
   running->started = MonotonicSeconds() - ran;
@@ -537,6 +562,52 @@ Status Orchestrator::ReattachTrial(Trial& trial) {
                    Json{{"external_id", trial.external_id}, {"attempt", trial.attempt}});
 }
 
+void Orchestrator::WriteExitRecord(const Trial& trial, const TrialExit& exit, const Running* running) {
+  Json record{{"attempt", trial.attempt}, {"signaled", exit.signaled}, {"code", exit.code}};
+  if (exit.ended_by != EndedBy::kCommand) {
+    // A scheduler's word on the end (a node failure, its time limit), which the exit code does not carry.
+    record["ended_by"] = EndedByName(exit.ended_by);
+    record["reason"] = exit.reason;
+  }
+  if (running && running->end_state) {
+    // Why we stopped it, which its exit alone does not tell (a timeout, a prune).
+    record["end_state"] = TrialStateName(*running->end_state);
+    record["end_reason"] = running->end_reason;
+    record["end_source"] = running->end_source;
+    record["end_evidence"] = running->end_evidence;
+  }
+  // Replaced atomically: a resume never reads half a record.
+  fs::path path = fs::path(trial.trial_dir) / kExitRecord;
+  fs::path temporary = path.string() + ".tmp";
+  {
+    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
+    out << DumpJson(record) << "\n";
+  }
+  std::error_code ec;
+  fs::rename(temporary, path, ec);
+}
+
+Status Orchestrator::ReplayExit(Trial& trial, const Json& record) {
+  HYP_ASSIGN_OR_RETURN(std::unique_ptr<Running> running, RunningFromFiles(trial));
+  if (record.contains("end_state")) {
+    auto state = TrialStateFromName(record.value("end_state", std::string()));
+    if (state.ok()) {
+      running->end_state = *state;
+      running->end_reason = record.value("end_reason", std::string());
+      running->end_source = record.value("end_source", std::string());
+      running->end_evidence = record.value("end_evidence", Json());
+    }
+  }
+  running_[trial.id] = std::move(running);
+  TrialExit exit;
+  exit.trial_id = trial.id;
+  exit.signaled = record.value("signaled", false);
+  exit.code = record.value("code", 0);
+  exit.ended_by = EndedByFromName(record.value("ended_by", std::string()));
+  exit.reason = record.value("reason", std::string());
+  return HandleExit(exit, /*replayed=*/true);
+}
+
 Status Orchestrator::LaunchTrial(Trial& trial) {
   trial.trial_dir = TrialDirFor(trial);
   trial.checkpoint_dir = (fs::path(trial.trial_dir) / "checkpoint").string();
@@ -546,9 +617,16 @@ Status Orchestrator::LaunchTrial(Trial& trial) {
   fs::permissions(experiment_dir_, fs::perms::owner_all, fs::perm_options::replace, ec);
   // Files of an earlier attempt move to attempt-N/, so this attempt's reader starts from empty files and
   // writes into an empty checkpoint folder. When that attempt left a checkpoint, this one continues from it.
+  // Files of this very attempt are left by a launch whose start never reached the database (it went away
+  // just then; the run stopped and killed the trial): they are not this attempt's and go.
+  fs::path archive = fs::path(trial.trial_dir) / ("attempt-" + std::to_string(trial.attempt - 1));
+  for (const char* name : {"stdout.log", "stderr.log", "metrics.jsonl", "control.json", kExitRecord}) {
+    fs::path file = fs::path(trial.trial_dir) / name;
+    if (fs::exists(file, ec) && (trial.attempt == 1 || fs::exists(archive / name, ec))) fs::remove(file, ec);
+  }
   if (trial.attempt > 1) {
-    fs::path archive = fs::path(trial.trial_dir) / ("attempt-" + std::to_string(trial.attempt - 1));
-    for (const char* name : {"stdout.log", "stderr.log", "metrics.jsonl", "control.json", "checkpoint"}) {
+    for (const char* name :
+         {"stdout.log", "stderr.log", "metrics.jsonl", "control.json", kExitRecord, "checkpoint"}) {
       fs::path file = fs::path(trial.trial_dir) / name;
       if (fs::exists(file, ec)) {
         fs::create_directories(archive, ec);
@@ -620,6 +698,14 @@ Status Orchestrator::LaunchTrial(Trial& trial) {
   if (trial.pid == 0) trial.pid.reset();  // a scheduler runs it elsewhere
   // A Slurm job id, stored so that a resume can follow the job again (RecoverUnfinished).
   trial.external_id = launched.ok() ? executor_->ExternalId(trial.id) : "";
+  if (launched.ok()) {
+    // Tracked before its start is stored: when storing fails, the run stops, and stops this trial with it.
+    auto running = std::make_unique<Running>(trial.id, trial.trial_dir, config_.stdout_metrics,
+                                             config_.objective.metric);
+    running->started = MonotonicSeconds();
+    if (config_.trial.timeout) running->deadline = running->started + *config_.trial.timeout;
+    running_[trial.id] = std::move(running);
+  }
   Json started{{"attempt", trial.attempt}, {"pid", trial.pid ? Json(*trial.pid) : Json()}};
   if (!trial.external_id.empty()) started["external_id"] = trial.external_id;
   if (pool_) started["resources"] = resources_json;
@@ -638,11 +724,6 @@ Status Orchestrator::LaunchTrial(Trial& trial) {
     end_reason_ = "stopped: trial #" + std::to_string(trial.number) + " could not start: " + trial.error;
     return Status::Ok();
   }
-  auto running =
-      std::make_unique<Running>(trial.id, trial.trial_dir, config_.stdout_metrics, config_.objective.metric);
-  running->started = MonotonicSeconds();
-  if (config_.trial.timeout) running->deadline = running->started + *config_.trial.timeout;
-  running_[trial.id] = std::move(running);
   observer_.OnTrialStarted(trial);
   return Status::Ok();
 }
@@ -912,6 +993,8 @@ Result<int> Orchestrator::ApplyReply(AgentReply reply, const std::string& agent_
     event.experiment_id = experiment_.id;
     event.type = events::kTrialProposed;
     Result<Trial> made = Status::Ok();
+    // The body may run twice (a dropped database connection redoes the transaction): it only assigns, and
+    // what it changes in memory (trials_, taken_) is changed after the commit.
     HYP_RETURN_IF_ERROR(storage_.RunInTransaction([&]() -> Status {
       made = storage_.CreateTrial(trial);
       if (!made.ok()) return made.status();
@@ -955,12 +1038,7 @@ Status Orchestrator::PollMetrics(Running& running, bool final_read) {
   std::vector<Report> rows;
   for (const auto& report : batch.reports) {
     for (const auto& [name, value] : report.metrics) {
-      bool replayed = false;  // read again after a re-attach, and stored already
-      if (auto stored = running.stored.find({report.step, name}); stored != running.stored.end()) {
-        replayed = true;
-        if (--stored->second == 0) running.stored.erase(stored);
-      }
-      if (!replayed) rows.push_back(Report{trial->id, trial->attempt, report.step, name, value, report.time});
+      rows.push_back(Report{trial->id, trial->attempt, report.step, name, value, report.time});
       if (std::find(running.metric_names.begin(), running.metric_names.end(), name) ==
           running.metric_names.end()) {
         running.metric_names.push_back(name);
@@ -977,7 +1055,7 @@ Status Orchestrator::PollMetrics(Running& running, bool final_read) {
       }
       running.last_value = value;
       running.last_step = report.step;
-      if (!replayed) curves_[trial->id].push_back(StepValue{report.step, value});
+      curves_[trial->id].push_back(StepValue{report.step, value});
       if (!running.best_value || config_.objective.Better(value, *running.best_value)) {
         running.best_value = value;
         running.best_step = report.step;
@@ -985,6 +1063,9 @@ Status Orchestrator::PollMetrics(Running& running, bool final_read) {
     }
     observer_.OnTrialReport(*trial, report);
   }
+  const size_t stored = std::min(rows.size(), running.stored_rows);
+  running.stored_rows -= stored;
+  rows.erase(rows.begin(), rows.begin() + static_cast<std::ptrdiff_t>(stored));
   HYP_RETURN_IF_ERROR(storage_.AppendReports(rows));
   if (running.last_step) {
     // The agent sees reports as events too (kept in memory only: the reports table is their record).
@@ -1038,13 +1119,14 @@ Status Orchestrator::CheckDeadlines() {
   return Status::Ok();
 }
 
-Status Orchestrator::HandleExit(const TrialExit& exit) {
+Status Orchestrator::HandleExit(const TrialExit& exit, bool replayed) {
   auto it = running_.find(exit.trial_id);
   if (it == running_.end()) return Status::Ok();
   Running& running = *it->second;
-  HYP_RETURN_IF_ERROR(PollMetrics(running, /*final_read=*/true));
   Trial* trial = FindTrial(exit.trial_id);
   if (!trial) return InternalError("an ended trial is missing from the experiment");
+  if (!replayed) WriteExitRecord(*trial, exit, &running);
+  HYP_RETURN_IF_ERROR(PollMetrics(running, /*final_read=*/true));
 
   TrialState state = TrialState::kCompleted;
   std::string reason;
@@ -1116,7 +1198,13 @@ Status Orchestrator::HandleExit(const TrialExit& exit) {
     payload["evidence"] = evidence;
   }
   HYP_RETURN_IF_ERROR(SaveTrial(*trial, std::string("trial_") + TrialStateName(state), payload));
-  observer_.OnTrialEnded(*trial, Best());
+  if (replayed) {
+    // Before the run's start is shown, which counts it among the finished trials.
+    observer_.OnMessage("trial #" + std::to_string(trial->number) + " " + TrialStateName(state) +
+                        " while the database was away; its result is stored now");
+  } else {
+    observer_.OnTrialEnded(*trial, Best());
+  }
   return Status::Ok();
 }
 
@@ -1337,13 +1425,25 @@ Result<RunSummary> Orchestrator::Run() {
   Status loop = Loop();
   if (!loop.ok()) {
     // Storage or an internal error: stop every trial before reporting it, so nothing runs on unattended.
+    const size_t stopped = running_.size();
     StopAll(TrialState::kInterrupted, "the orchestrator failed: " + loop.message(), true);
     for (int i = 0; i < 100 && !running_.empty(); ++i) {
       for (const auto& exit : executor_->CollectExits()) {
+        // One that ended by itself meanwhile keeps its end for the resume, as HandleExit would have.
+        const Trial* trial = FindTrial(exit.trial_id);
+        if (!exit.signaled && trial && running_.count(exit.trial_id)) WriteExitRecord(*trial, exit, nullptr);
         running_.erase(exit.trial_id);
         if (pool_) pool_->Release(exit.trial_id);
       }
       ::usleep(20000);
+    }
+    if (loop.code() == StatusCode::kUnavailable) {
+      // The database is away (past its retry limit): writing how the run ended would only wait for it again.
+      // The experiment stays "running" under this process, which a resume takes over as a dead owner's.
+      return UnavailableError(loop.message() + "; the run stopped" +
+                              (stopped ? " and stopped its " + std::to_string(stopped) + " running trial" +
+                                             (stopped == 1 ? "" : "s")
+                                       : std::string()));
     }
     (void)storage_.SetExperimentStatus(experiment_.id, "failed", WallSeconds());
     (void)storage_.ReleaseExperiment(experiment_.id, owner_);

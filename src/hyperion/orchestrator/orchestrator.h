@@ -90,7 +90,12 @@ class Orchestrator {
   Status FillSlots();
   Status LaunchTrial(Trial& trial);
   Status PollMetrics(Running& running, bool final_read);
-  Status HandleExit(const TrialExit& exit);
+  // Stores how a trial ended. `replayed`: an end found on resume (ReplayExit), whose record exists already.
+  Status HandleExit(const TrialExit& exit, bool replayed = false);
+  // Writes the trial's exit record (kExitRecord) before its end is stored; `running` adds why we stopped it.
+  void WriteExitRecord(const Trial& trial, const TrialExit& exit, const Running* running);
+  // Stores the end of a trial that ended while the database was away, from its exit record and its files.
+  Status ReplayExit(Trial& trial, const Json& record);
   Status CheckDeadlines();
   void StopTrial(Running& running, TrialState end_state, const std::string& reason, bool immediately);
   // Asks a running trial to stop through control.json; SIGTERM follows after the grace period.
@@ -142,6 +147,9 @@ class Orchestrator {
   Status RecoverUnfinished();
   // Resume: follows a trial whose job outlived the previous orchestrator (Executor::Reattach said yes).
   Status ReattachTrial(Trial& trial);
+  // A Running for a trial whose files are read again from the start (a replayed end, a re-attached job):
+  // the reports of this attempt already stored are not stored twice, and its curve is rebuilt from the files.
+  Result<std::unique_ptr<Running>> RunningFromFiles(const Trial& trial);
   Trial* FindTrial(int64_t id);
   std::optional<Trial> Best() const;
   std::string TrialDirFor(const Trial& trial) const;
