@@ -180,6 +180,7 @@ struct RunOptions {
   std::optional<int64_t> seed;
   bool resume = false;
   bool quiet = false;
+  bool json = false;
 };
 
 // The command that continues this run: everything that chose its experiment goes in, so following it resumes
@@ -236,8 +237,11 @@ int Run(const RunOptions& options) {
   const char* client = std::getenv("HYPERION_PYTHON_CLIENT");
   settings.python_client_dir = client && *client ? client : HYPERION_PYTHON_CLIENT_DIR;
 
-  ConsoleProgress progress(stdout, settings.config, options.quiet);
-  TrackingObserver observer(progress, MakeTrackingQueue(settings.config.tracking));
+  // --json: events as JSON lines for scripts; the console view is quiet then.
+  ConsoleProgress progress(stdout, settings.config, options.quiet || options.json);
+  JsonProgress json_progress(stdout);
+  RunObserver& shown = options.json ? static_cast<RunObserver&>(json_progress) : progress;
+  TrackingObserver observer(shown, MakeTrackingQueue(settings.config.tracking));
   Orchestrator orchestrator(settings, **storage, std::move(agent).value(), std::move(executor).value(),
                             observer);
   double started = MonotonicSeconds();
@@ -254,6 +258,20 @@ int Run(const RunOptions& options) {
   }
   if (!summary.ok()) return Fail(summary.status());
 
+  if (options.json) {
+    Json counts = Json::object();
+    for (const auto& [state, n] : summary->counts) counts[state] = n;
+    json_progress.Emit("run_finished",
+                       Json{{"experiment", summary->experiment.name},
+                            {"status", summary->stop_signal ? "interrupted" : summary->experiment.status},
+                            {"end_reason", summary->end_reason},
+                            {"seconds", MonotonicSeconds() - started},
+                            {"counts", counts},
+                            {"best", summary->best ? summary->best->ToJson() : Json()},
+                            {"storage", (*storage)->Url()}});
+    if (summary->stop_signal) return 128 + summary->stop_signal;
+    return summary->best ? kExitOk : kExitFailure;
+  }
   std::vector<std::string> counts;
   for (const auto& [state, n] : summary->counts) counts.push_back(std::to_string(n) + " " + state);
   std::printf("%s: %s in %s (%s)\n", summary->stop_signal ? "interrupted" : "finished",
@@ -735,6 +753,9 @@ int Main(int argc, char** argv) {
       ->check(CLI::Range(int64_t{0}, int64_t{INT64_MAX}));
   run_cmd->add_flag("--resume", run.resume, "continue an existing experiment of the same name");
   run_cmd->add_flag("-q,--quiet", run.quiet, "print only the summary");
+  run_cmd->add_flag("--json", run.json,
+                    "print events as JSON lines (run_started, trial_started, report, trial_ended, message, "
+                    "run_finished) instead of the live view");
   run_cmd->footer(
       "Example:\n  hyperion run examples/digits/hyperion.yaml --storage sqlite:///tmp/h.db --max-trials 8 "
       "--parallel 2");
