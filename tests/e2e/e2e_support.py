@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import signal
+import sqlite3
 import subprocess
 import tempfile
 import textwrap
@@ -167,6 +168,15 @@ class HyperionTestCase(unittest.TestCase):
         r = self.hyperion(command, *args, "--storage", self.storage, "--json", *extra)
         self.assertEqual(r.returncode, 0, "hyperion %s failed: %s" % (command, r.stderr))
         return json.loads(r.stdout)
+
+    def events(self, kind):
+        """The payloads of this test database's events of one type, oldest first."""
+        db = sqlite3.connect(self.db)
+        try:
+            rows = db.execute("SELECT payload_json FROM events WHERE type = ? ORDER BY id", (kind,)).fetchall()
+        finally:
+            db.close()
+        return [json.loads(r[0]) for r in rows]
 
     def trials(self, experiment=None):
         return sorted(self.query("trials", experiment=experiment), key=lambda t: t["number"])

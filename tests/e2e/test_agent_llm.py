@@ -75,14 +75,6 @@ class LlmAgentEndToEndTest(HyperionTestCase):
         finally:
             db.close()
 
-    def events(self, type_):
-        db = sqlite3.connect(self.db)
-        try:
-            rows = db.execute("SELECT payload_json FROM events WHERE type = ? ORDER BY id", (type_,)).fetchall()
-        finally:
-            db.close()
-        return [json.loads(r[0]) for r in rows]
-
     def test_every_failure_kind_falls_back_without_a_stall(self):
         # Good replies between the failures, so the LLM decides some trials and the analyst the others.
         script = []

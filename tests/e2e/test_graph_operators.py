@@ -7,7 +7,6 @@ from, not only what the database says."""
 import json
 import os
 import signal
-import sqlite3
 import unittest
 
 from e2e_support import LINEAGE_BEAM, LINEAGE_COMMON, HyperionTestCase
@@ -21,11 +20,6 @@ def checkpoint_of(number):
 class GraphTestCase(HyperionTestCase):
     def lineage_record(self, number, attempt=1):
         return self.record("lineage-%d-%d.json" % (number, attempt))
-
-    def events(self, kind):
-        with sqlite3.connect(self.db) as db:
-            rows = db.execute("SELECT payload_json FROM events WHERE type = ? ORDER BY id", (kind,)).fetchall()
-        return [json.loads(r[0]) for r in rows]
 
     def by_number(self, trials):
         return {t["number"]: t for t in trials}

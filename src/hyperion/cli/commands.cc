@@ -217,6 +217,9 @@ int Run(const RunOptions& options) {
                                                       : DefaultStorage();
   auto agent = MakeAgent(config);
   if (!agent.ok()) return Fail(agent.status(), kExitUsage);
+  // Before anything is stored: a Slurm that does not answer is said now, not at the first trial.
+  auto executor = MakeExecutor(config.executor);
+  if (!executor.ok()) return Fail(executor.status());
   RunSettings settings;
   settings.config = config;
   settings.output_dir = fs::absolute(!options.output_dir.empty()  ? options.output_dir
@@ -239,7 +242,7 @@ int Run(const RunOptions& options) {
   JsonProgress json_progress(stdout);
   RunObserver& shown = options.json ? static_cast<RunObserver&>(json_progress) : progress;
   TrackingObserver observer(shown, MakeTrackingQueue(settings.config.tracking));
-  Orchestrator orchestrator(settings, **storage, std::move(agent).value(), std::make_unique<LocalExecutor>(),
+  Orchestrator orchestrator(settings, **storage, std::move(agent).value(), std::move(executor).value(),
                             observer);
   double started = MonotonicSeconds();
   auto summary = orchestrator.Run();

@@ -10,6 +10,8 @@
 #include <cstring>
 #include <filesystem>
 
+#include "hyperion/common/subprocess.h"
+
 extern char** environ;  // the orchestrator's environment, copied into each trial's
 
 namespace hyperion {
@@ -36,13 +38,6 @@ Result<std::string> ResolveProgram(const std::string& program, const std::string
   }
   return InvalidArgumentError("'" + program +
                               "' is not found on PATH; give its full path, e.g. /usr/bin/python3");
-}
-
-std::string TrialExit::Describe() const {
-  if (!signaled) return "exit code " + std::to_string(code);
-  const char* name = sigabbrev_np(code);
-  return "killed by signal " + std::to_string(code) +
-         (name ? std::string(" (SIG") + name + ")" : std::string());
 }
 
 LocalExecutor::~LocalExecutor() {
@@ -125,13 +120,7 @@ Status LocalExecutor::Launch(const LaunchRequest& request) {
   }
   ::setpgid(pid, pid);  // also in the parent, so the group exists before anyone signals it
   for (int fd : {out_fd, err_fd, null_fd, report[1]}) ::close(fd);
-  int child_errno = 0;
-  ssize_t n;
-  do {
-    n = ::read(report[0], &child_errno, sizeof child_errno);
-  } while (n < 0 && errno == EINTR);
-  ::close(report[0]);
-  if (n == static_cast<ssize_t>(sizeof child_errno)) {
+  if (int child_errno = ReadExecError(report[0]); child_errno != 0) {
     ::waitpid(pid, nullptr, 0);
     if (::access(request.workdir.c_str(), X_OK) != 0) {
       return FailedPreconditionError("cannot enter workdir '" + request.workdir +

@@ -21,9 +21,9 @@ namespace {
 namespace fs = std::filesystem;
 
 const std::vector<std::string> kTopLevelKeys = {
-    "name",     "description", "command",     "workdir", "objective",  "space",   "strategy",
-    "parallel", "budget",      "trial",       "storage", "output_dir", "env",     "metrics",
-    "training", "pruner",      "checkpoints", "llm",     "resources",  "tracking"};
+    "name",     "description", "command",     "workdir", "objective",  "space",    "strategy",
+    "parallel", "budget",      "trial",       "storage", "output_dir", "env",      "metrics",
+    "training", "pruner",      "checkpoints", "llm",     "resources",  "executor", "tracking"};
 
 // Reads one YAML document into an ExperimentConfig, turning every problem into "file:line:col: key: message".
 class ConfigReader {
@@ -57,6 +57,18 @@ class ConfigReader {
                        " Valid keys here: " + JoinStrings(allowed));
     }
     return Status::Ok();
+  }
+
+  // `value` (written at `node`) must be one of `known`; otherwise names the closest one and lists them all
+  // after `listed` ("Known pruners").
+  Status CheckKnown(const YAML::Node& node, const std::string& key, const std::string& value,
+                    const std::vector<std::string>& known, const std::string& what,
+                    const std::string& listed) const {
+    if (std::find(known.begin(), known.end(), value) != known.end()) return Status::Ok();
+    auto hint = ClosestMatch(value, known);
+    return Error(node, key,
+                 "unknown " + what + " '" + value + "'" + (hint ? "; did you mean '" + *hint + "'?" : ".") +
+                     " " + listed + ": " + JoinStrings(known));
   }
 
   Status ExpectMap(const YAML::Node& node, const std::string& key, const std::string& example) const {
@@ -171,6 +183,10 @@ class ConfigReader {
   Status ReadCommand(const YAML::Node& node, ExperimentConfig& config) const;
   Status ReadStrategy(const YAML::Node& node, StrategyConfig& strategy) const;
   Status ReadResources(const YAML::Node& node, ResourcesConfig& resources) const;
+  Status ReadExecutor(const YAML::Node& node, ExecutorConfig& executor) const;
+  // What a Slurm job cannot be given: a fractional GPU share (Slurm hands out whole GPUs unless the
+  // cluster runs MPS or shards), and GPUs asked for twice (executor.gres and resources.gpus_per_trial).
+  Status CheckExecutorUse(const YAML::Node& root, const ExperimentConfig& config) const;
   Status ReadTracking(const YAML::Node& node, const fs::path& base, TrackingConfig& tracking) const;
   Status ReadBudget(const YAML::Node& node, Budget& budget) const;
   Status ReadTraining(const YAML::Node& node, Training& training) const;
@@ -469,14 +485,8 @@ Status ConfigReader::ReadStrategy(const YAML::Node& node, StrategyConfig& strate
   HYP_RETURN_IF_ERROR(CheckKeys(node, "strategy.", keys));
   if (node["type"]) {
     HYP_ASSIGN_OR_RETURN(strategy.type, String(node["type"], "strategy.type"));
-    const auto& known = KnownStrategyTypes();
-    if (std::find(known.begin(), known.end(), strategy.type) == known.end()) {
-      auto hint = ClosestMatch(strategy.type, known);
-      return Error(node["type"], "strategy.type",
-                   "unknown strategy '" + strategy.type + "'" +
-                       (hint ? "; did you mean '" + *hint + "'?" : ".") +
-                       " Known strategies: " + JoinStrings(known));
-    }
+    HYP_RETURN_IF_ERROR(CheckKnown(node["type"], "strategy.type", strategy.type, KnownStrategyTypes(),
+                                   "strategy", "Known strategies"));
   }
   for (const auto& [option, types] : StrategyOptions()) {
     if (node[option] && std::find(types.begin(), types.end(), strategy.type) == types.end()) {
@@ -564,13 +574,8 @@ Status ConfigReader::ReadPruner(const YAML::Node& node, PrunerConfig& pruner) co
                                 {"type", "min_step", "max_step", "reduction", "min_trials", "warmup_steps"}));
   if (!node["type"]) return Error(node, "pruner.type", "missing; use " + JoinStrings(KnownPrunerTypes()));
   HYP_ASSIGN_OR_RETURN(pruner.type, String(node["type"], "pruner.type"));
-  const auto& known = KnownPrunerTypes();
-  if (std::find(known.begin(), known.end(), pruner.type) == known.end()) {
-    auto hint = ClosestMatch(pruner.type, known);
-    return Error(node["type"], "pruner.type",
-                 "unknown pruner '" + pruner.type + "'" + (hint ? "; did you mean '" + *hint + "'?" : ".") +
-                     " Known pruners: " + JoinStrings(known));
-  }
+  HYP_RETURN_IF_ERROR(
+      CheckKnown(node["type"], "pruner.type", pruner.type, KnownPrunerTypes(), "pruner", "Known pruners"));
   const bool rungs = pruner.type == "asha" || pruner.type == "hyperband";
   for (const char* key : {"min_step", "max_step", "reduction"}) {
     if (node[key] && !rungs)
@@ -729,6 +734,74 @@ Status ConfigReader::ReadResources(const YAML::Node& node, ResourcesConfig& reso
   return Status::Ok();
 }
 
+Status ConfigReader::ReadExecutor(const YAML::Node& node, ExecutorConfig& executor) const {
+  HYP_RETURN_IF_ERROR(ExpectMap(node, "executor",
+                                "executor: {type: slurm, partition: gpu, gres: \"gpu:1\", time_limit: 2h}"));
+  HYP_RETURN_IF_ERROR(CheckKeys(node, "executor.",
+                                {"type", "partition", "gres", "time_limit", "extra_args", "poll_interval"}));
+  if (node["type"]) {
+    HYP_ASSIGN_OR_RETURN(executor.type, String(node["type"], "executor.type"));
+    HYP_RETURN_IF_ERROR(CheckKnown(node["type"], "executor.type", executor.type, KnownExecutorTypes(),
+                                   "executor", "Known executors"));
+  }
+  if (!executor.slurm()) {
+    for (const char* key : {"partition", "gres", "time_limit", "extra_args", "poll_interval"}) {
+      if (node[key]) {
+        return Error(node[key], std::string("executor.") + key,
+                     "applies to executor type slurm, not to " + executor.type +
+                         "; remove it or write executor: {type: slurm}");
+      }
+    }
+    return Status::Ok();
+  }
+  // Slurm reads these from its own command line: whitespace would split or corrupt them there.
+  static const std::regex kSlurmWord("[A-Za-z0-9_.:,=+-]+");
+  for (auto [key, out, example] : {std::tuple{"partition", &executor.partition, "partition: gpu"},
+                                   std::tuple{"gres", &executor.gres, "gres: \"gpu:a100:1\""}}) {
+    if (!node[key]) continue;
+    HYP_ASSIGN_OR_RETURN(*out, String(node[key], std::string("executor.") + key));
+    if (!std::regex_match(*out, kSlurmWord)) {
+      return Error(
+          node[key], std::string("executor.") + key,
+          "'" + *out + "' is not a Slurm " + key + " name (letters, digits and _.:,=+-), e.g. " + example);
+    }
+  }
+  if (node["time_limit"]) {
+    HYP_ASSIGN_OR_RETURN(executor.time_limit, Duration(node["time_limit"], "executor.time_limit"));
+  }
+  if (node["poll_interval"]) {
+    HYP_ASSIGN_OR_RETURN(executor.poll_interval, Duration(node["poll_interval"], "executor.poll_interval"));
+    // Every look runs squeue against the controller, which a whole cluster shares.
+    if (executor.poll_interval < 0.2) {
+      return Error(node["poll_interval"], "executor.poll_interval",
+                   "must be at least 200ms: each look asks the Slurm controller");
+    }
+  }
+  if (node["extra_args"]) {
+    const YAML::Node args = node["extra_args"];
+    if (!args.IsSequence()) {
+      return Error(args, "executor.extra_args",
+                   "expected a list of sbatch arguments, e.g. extra_args: [--account=ml, --qos=short]");
+    }
+    // Hyperion sets these itself and reads the job's files and id through them.
+    static const std::vector<std::string> kReserved = {
+        "--output", "-o", "--error",    "-e",     "--parsable",  "--wrap",
+        "--array",  "-a", "--job-name", "-J",     "--open-mode", "--requeue",
+        "--chdir",  "-D", "--export",   "--wait", "-W"};
+    for (const auto& item : args) {
+      HYP_ASSIGN_OR_RETURN(std::string arg, String(item, "executor.extra_args"));
+      const std::string option = arg.substr(0, arg.find('='));
+      if (std::find(kReserved.begin(), kReserved.end(), option) != kReserved.end()) {
+        return Error(item, "executor.extra_args",
+                     "'" + arg + "' is set by Hyperion for every job (it reads the job's output and id " +
+                         "through it); remove it");
+      }
+      executor.extra_args.push_back(std::move(arg));
+    }
+  }
+  return Status::Ok();
+}
+
 Status ConfigReader::ReadTracking(const YAML::Node& node, const fs::path& base,
                                   TrackingConfig& tracking) const {
   HYP_RETURN_IF_ERROR(ExpectMap(node, "tracking",
@@ -834,6 +907,25 @@ Status ConfigReader::ReadTracking(const YAML::Node& node, const fs::path& base,
   return Status::Ok();
 }
 
+Status ConfigReader::CheckExecutorUse(const YAML::Node& root, const ExperimentConfig& config) const {
+  if (!config.executor.slurm() || !config.resources.gpus_per_trial) return Status::Ok();
+  const double gpus = *config.resources.gpus_per_trial;
+  const YAML::Node at = root["resources"]["gpus_per_trial"];
+  if (gpus > 0 && std::floor(gpus) != gpus) {
+    return Error(at, "resources.gpus_per_trial",
+                 FormatNumber(gpus) +
+                     " GPU cannot be given to a Slurm job: Slurm hands out whole GPUs unless the cluster "
+                     "shares them through MPS or shards. Use a whole number, or ask for a share yourself "
+                     "with executor.gres (e.g. gres: \"mps:50\") and leave gpus_per_trial out");
+  }
+  if (gpus > 0 && !config.executor.gres.empty()) {
+    return Error(at, "resources.gpus_per_trial",
+                 "and executor.gres both ask Slurm for GPUs; keep one (gres: \"" + config.executor.gres +
+                     "\" is given to sbatch as it is)");
+  }
+  return Status::Ok();
+}
+
 Status ConfigReader::ReadBudget(const YAML::Node& node, Budget& budget) const {
   HYP_RETURN_IF_ERROR(ExpectMap(node, "budget", "budget: {max_trials: 50, max_time: 2h}"));
   HYP_RETURN_IF_ERROR(CheckKeys(node, "budget.", {"max_trials", "max_time"}));
@@ -934,13 +1026,8 @@ Status ConfigReader::ReadLlm(const YAML::Node& node, LlmConfig& llm) const {
   }
   if (node["response_format"]) {
     HYP_ASSIGN_OR_RETURN(llm.response_format, String(node["response_format"], "llm.response_format"));
-    const auto& known = LlmResponseFormats();
-    if (std::find(known.begin(), known.end(), llm.response_format) == known.end()) {
-      auto hint = ClosestMatch(llm.response_format, known);
-      return Error(node["response_format"], "llm.response_format",
-                   "unknown format '" + llm.response_format + "'" +
-                       (hint ? "; did you mean '" + *hint + "'?" : ".") + " Valid: " + JoinStrings(known));
-    }
+    HYP_RETURN_IF_ERROR(CheckKnown(node["response_format"], "llm.response_format", llm.response_format,
+                                   LlmResponseFormats(), "format", "Valid"));
   }
   return Status::Ok();
 }
@@ -994,6 +1081,8 @@ Result<ExperimentConfig> ConfigReader::Read(const YAML::Node& root) {
   HYP_RETURN_IF_ERROR(CheckTrainingUse(root, config));
   HYP_RETURN_IF_ERROR(CheckLlmUse(root, config));
   if (root["resources"]) HYP_RETURN_IF_ERROR(ReadResources(root["resources"], config.resources));
+  if (root["executor"]) HYP_RETURN_IF_ERROR(ReadExecutor(root["executor"], config.executor));
+  HYP_RETURN_IF_ERROR(CheckExecutorUse(root, config));
   if (root["parallel"]) {
     HYP_ASSIGN_OR_RETURN(int64_t parallel, Integer(root["parallel"], "parallel", 1));
     config.parallel = static_cast<int>(std::min<int64_t>(parallel, 100000));
@@ -1069,6 +1158,24 @@ const std::vector<std::string>& KnownPrunerTypes() {
   return kTypes;
 }
 
+const std::vector<std::string>& KnownExecutorTypes() {
+  static const std::vector<std::string> kTypes = {"local", "slurm"};
+  return kTypes;
+}
+
+std::string SlurmTimeLimit(double seconds) {
+  const int64_t minutes = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(seconds / 60 - 1e-9)));
+  char text[48];
+  if (minutes >= 24 * 60) {
+    std::snprintf(text, sizeof text, "%lld-%02lld:%02lld:00", static_cast<long long>(minutes / (24 * 60)),
+                  static_cast<long long>(minutes / 60 % 24), static_cast<long long>(minutes % 60));
+  } else {
+    std::snprintf(text, sizeof text, "%02lld:%02lld:00", static_cast<long long>(minutes / 60),
+                  static_cast<long long>(minutes % 60));
+  }
+  return text;
+}
+
 namespace {
 
 Json ResourcesJson(const ResourcesConfig& r) {
@@ -1079,6 +1186,16 @@ Json ResourcesJson(const ResourcesConfig& r) {
               {"cpus_per_trial", r.cpus_per_trial},
               {"memory_mb", r.memory_mb > 0 ? Json(r.memory_mb) : Json("auto")},
               {"memory_per_trial_mb", r.memory_per_trial_mb}};
+}
+
+Json ExecutorJson(const ExecutorConfig& e) {
+  if (!e.slurm()) return Json{{"type", e.type}};
+  return Json{{"type", e.type},
+              {"partition", e.partition},
+              {"gres", e.gres},
+              {"time_limit", e.time_limit ? Json(*e.time_limit) : Json()},
+              {"extra_args", e.extra_args},
+              {"poll_interval", e.poll_interval}};
 }
 
 Json TrackingJson(const TrackingConfig& t) {
@@ -1137,6 +1254,7 @@ Json ExperimentConfig::ToJson() const {
       {"checkpoints", {{"keep_best", checkpoints.keep_best ? Json(*checkpoints.keep_best) : Json("all")}}},
       {"parallel", parallel},
       {"resources", ResourcesJson(resources)},
+      {"executor", ExecutorJson(executor)},
       {"tracking", TrackingJson(tracking)},
       {"budget", {{"max_trials", optional(budget.max_trials)}, {"max_time", optional(budget.max_time)}}},
       {"trial",

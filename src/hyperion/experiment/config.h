@@ -127,6 +127,19 @@ struct ResourcesConfig {
   int64_t memory_per_trial_mb = 0;       // 0: memory is not managed
 };
 
+// Where trials run (`executor:`): child processes of `hyperion run` (local, the default), or one Slurm job
+// per trial (slurm; see docs/cluster.md).
+struct ExecutorConfig {
+  std::string type = "local";           // local, slurm
+  std::string partition;                // slurm: sbatch --partition; empty: the cluster's default
+  std::string gres;                     // slurm: sbatch --gres ("gpu:a100:1"); empty: from resources
+  std::optional<double> time_limit;     // slurm: seconds, given to sbatch --time in whole minutes
+  std::vector<std::string> extra_args;  // slurm: appended to sbatch's arguments as they are
+  double poll_interval = 1;             // slurm: seconds between two looks at the queue (squeue)
+
+  bool slurm() const { return type == "slurm"; }
+};
+
 // Where the run also sends what it records (`tracking:`); each part is off unless its section is there.
 struct TrackingConfig {
   std::string mlflow_uri;         // MLflow tracking server, http(s)://host:port; empty: off
@@ -156,6 +169,7 @@ struct ExperimentConfig {
   // fit.
   int parallel = 1;
   ResourcesConfig resources;
+  ExecutorConfig executor;
   Budget budget;
   TrialPolicy trial;
   LlmConfig llm;  // set when strategy.type is llm, empty otherwise
@@ -173,6 +187,11 @@ struct ExperimentConfig {
 // The strategies and pruners this build knows, for validation and did-you-mean.
 const std::vector<std::string>& KnownStrategyTypes();
 const std::vector<std::string>& KnownPrunerTypes();
+const std::vector<std::string>& KnownExecutorTypes();
+
+// A duration as Slurm's --time takes it, "[D-]HH:MM:SS", rounded up to whole minutes (Slurm keeps time
+// limits in minutes): 90 s -> "00:02:00", 2 days -> "2-00:00:00".
+std::string SlurmTimeLimit(double seconds);
 
 // Reads and validates a config file. Relative `workdir` is resolved against the file's folder.
 Result<ExperimentConfig> LoadConfig(const std::string& path);

@@ -628,6 +628,97 @@ TEST(ConfigLlm, AKeyPastedIntoApiKeyEnvIsRefusedWithoutRepeatingIt) {
   EXPECT_EQ(e.find("sk-abc.123"), std::string::npos) << e;
 }
 
+TEST(Config, ExecutorIsLocalByDefault) {
+  auto config = ParseConfig(kValid, "exp.yaml");
+  ASSERT_TRUE(config.ok());
+  EXPECT_EQ(config->executor.type, "local");
+  EXPECT_FALSE(config->executor.slurm());
+  EXPECT_EQ(config->ToJson()["executor"], Json({{"type", "local"}}));
+}
+
+TEST(Config, ReadsTheSlurmExecutor) {
+  auto config =
+      ParseConfig(std::string(kValid) +
+                      "executor: {type: slurm, partition: gpu, gres: \"gpu:a100:1\", time_limit: 90m,\n"
+                      "           extra_args: [--account=ml, --qos, short], poll_interval: 2s}\n",
+                  "exp.yaml");
+  ASSERT_TRUE(config.ok()) << config.status().message();
+  const ExecutorConfig& e = config->executor;
+  EXPECT_TRUE(e.slurm());
+  EXPECT_EQ(e.partition, "gpu");
+  EXPECT_EQ(e.gres, "gpu:a100:1");
+  EXPECT_DOUBLE_EQ(*e.time_limit, 5400);
+  EXPECT_EQ(e.extra_args, (std::vector<std::string>{"--account=ml", "--qos", "short"}));
+  EXPECT_DOUBLE_EQ(e.poll_interval, 2);
+  Json json = config->ToJson()["executor"];
+  EXPECT_EQ(json["type"], "slurm");
+  EXPECT_EQ(json["partition"], "gpu");
+  EXPECT_EQ(json["gres"], "gpu:a100:1");
+  EXPECT_EQ(json["time_limit"], 5400);
+  EXPECT_EQ(json["extra_args"], Json({"--account=ml", "--qos", "short"}));
+  EXPECT_EQ(json["poll_interval"], 2);
+}
+
+TEST(Config, ExecutorErrorsSayWhereAndHowToFix) {
+  EXPECT_EQ(ErrorOf(std::string(kValid) + "executor: {type: slrum}\n"),
+            "exp.yaml:12:18: executor.type: unknown executor 'slrum'; did you mean 'slurm'? Known executors: "
+            "local, slurm");
+  EXPECT_EQ(ErrorOf(std::string(kValid) + "executor: {type: slurm, partion: gpu}\n"),
+            "exp.yaml:12:25: executor.partion: unknown key; did you mean 'partition'? Valid keys here: type, "
+            "partition, gres, time_limit, extra_args, poll_interval");
+  EXPECT_EQ(ErrorOf(std::string(kValid) + "executor: {partition: gpu}\n"),
+            "exp.yaml:12:23: executor.partition: applies to executor type slurm, not to local; remove it or "
+            "write executor: {type: slurm}");
+  EXPECT_EQ(
+      ErrorOf(std::string(kValid) + "executor: {type: slurm, time_limit: soon}\n"),
+      "exp.yaml:12:37: executor.time_limit: 'soon' is not a duration; write seconds (90) or a number with "
+      "a unit: 500ms, 90s, 10m, 2h, 1d");
+  EXPECT_EQ(ErrorOf(std::string(kValid) + "executor: {type: slurm, partition: \"gpu a\"}\n"),
+            "exp.yaml:12:36: executor.partition: 'gpu a' is not a Slurm partition name (letters, digits and "
+            "_.:,=+-), e.g. partition: gpu");
+  EXPECT_EQ(
+      ErrorOf(std::string(kValid) + "executor: {type: slurm, extra_args: [--output=x.log]}\n"),
+      "exp.yaml:12:38: executor.extra_args: '--output=x.log' is set by Hyperion for every job (it reads "
+      "the job's output and id through it); remove it");
+  EXPECT_EQ(ErrorOf(std::string(kValid) + "executor: {type: slurm, extra_args: --qos=short}\n"),
+            "exp.yaml:12:37: executor.extra_args: expected a list of sbatch arguments, e.g. extra_args: "
+            "[--account=ml, --qos=short]");
+  EXPECT_EQ(ErrorOf(std::string(kValid) + "executor: {type: slurm, poll_interval: 10ms}\n"),
+            "exp.yaml:12:40: executor.poll_interval: must be at least 200ms: each look asks the Slurm "
+            "controller");
+  EXPECT_EQ(
+      ErrorOf(std::string(kValid) + "executor: slurm\n"),
+      "exp.yaml:12:11: executor: expected a mapping, e.g. executor: {type: slurm, partition: gpu, gres: "
+      "\"gpu:1\", time_limit: 2h}");
+}
+
+TEST(Config, SlurmRefusesAFractionalGpuShare) {
+  const std::string slurm = std::string(kValid) + "executor: {type: slurm}\n";
+  EXPECT_EQ(ErrorOf(slurm + "resources: {gpus: [0, 1], gpus_per_trial: 0.5}\n"),
+            "exp.yaml:13:43: resources.gpus_per_trial: 0.5 GPU cannot be given to a Slurm job: Slurm hands "
+            "out whole GPUs unless the cluster shares them through MPS or shards. Use a whole number, or ask "
+            "for a share yourself with executor.gres (e.g. gres: \"mps:50\") and leave gpus_per_trial out");
+  EXPECT_EQ(ErrorOf(std::string(kValid) + "executor: {type: slurm, gres: \"gpu:1\"}\n" +
+                    "resources: {gpus: [0], gpus_per_trial: 1}\n"),
+            "exp.yaml:13:40: resources.gpus_per_trial: and executor.gres both ask Slurm for GPUs; keep one "
+            "(gres: \"gpu:1\" is given to sbatch as it is)");
+  auto whole = ParseConfig(slurm + "resources: {gpus: [0, 1], gpus_per_trial: 2}\n", "exp.yaml");
+  ASSERT_TRUE(whole.ok()) << whole.status().message();
+  EXPECT_DOUBLE_EQ(*whole->resources.gpus_per_trial, 2);
+  // The same share is fine for local processes, which pack trials onto a GPU themselves.
+  EXPECT_TRUE(
+      ParseConfig(std::string(kValid) + "resources: {gpus: [0, 1], gpus_per_trial: 0.5}\n", "exp.yaml").ok());
+}
+
+TEST(Config, SlurmTimeLimitIsInWholeMinutes) {
+  EXPECT_EQ(SlurmTimeLimit(30), "00:01:00");
+  EXPECT_EQ(SlurmTimeLimit(60), "00:01:00");
+  EXPECT_EQ(SlurmTimeLimit(90), "00:02:00");
+  EXPECT_EQ(SlurmTimeLimit(5400), "01:30:00");
+  EXPECT_EQ(SlurmTimeLimit(86400), "1-00:00:00");
+  EXPECT_EQ(SlurmTimeLimit(2 * 86400 + 3 * 3600 + 61), "2-03:02:00");
+}
+
 TEST(Config, ResourcesSection) {
   auto config = ParseConfig(With("parallel: 2\n",
                                  "resources: {gpus: [0, 1, 3, 4], gpus_per_trial: 0.5, "

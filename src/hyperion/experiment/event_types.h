@@ -21,7 +21,8 @@ inline constexpr const char* kTrialTimedOut = "trial_timed_out";
 inline constexpr const char* kTrialInterrupted = "trial_interrupted";
 inline constexpr const char* kTrialRetry = "trial_retry";
 inline constexpr const char* kTrialRequeued = "trial_requeued";
-inline constexpr const char* kTrialPromoted = "trial_promoted";  // a pruner let it go on
+inline constexpr const char* kTrialReattached = "trial_reattached";  // a resume follows its Slurm job again
+inline constexpr const char* kTrialPromoted = "trial_promoted";      // a pruner let it go on
 inline constexpr const char* kCheckpointRemoved = "checkpoint_removed";
 
 // The agent's other decisions and what came of them.

@@ -88,6 +88,7 @@ Json Trial::ToJson() const {
               {"trial_dir", trial_dir},
               {"checkpoint_dir", checkpoint_dir},
               {"restore_from", restore_from},
+              {"external_id", external_id.empty() ? Json() : Json(external_id)},
               {"created_at", optional(created_at)},
               {"started_at", optional(started_at)},
               {"ended_at", optional(ended_at)}};

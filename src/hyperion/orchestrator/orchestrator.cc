@@ -437,7 +437,9 @@ Status Orchestrator::Start() {
     HYP_ASSIGN_OR_RETURN(auto retries,
                          storage_.ListEvents(experiment_.id, 0, 1 << 30, {events::kTrialRetry}));
     for (const auto& e : retries) {
-      if (e.trial_id) ++failures_[*e.trial_id];
+      if (!e.trial_id) continue;
+      auto& count = e.payload.value("infrastructure", false) ? infrastructure_retries_ : failures_;
+      ++count[*e.trial_id];
     }
     // The agent's memory: its earlier decisions and the notes it was given, rebuilt from the log.
     std::vector<std::string> decision_types = {
@@ -510,6 +512,11 @@ Status Orchestrator::RecoverUnfinished() {
         HYP_RETURN_IF_ERROR(ReplayExit(t, *record));
         continue;
       }
+      if (!t.external_id.empty() && executor_->Reattach(t.id, t.external_id, t.trial_dir)) {
+        // Its Slurm job outlived the orchestrator that launched it: follow it, rather than run it twice.
+        HYP_RETURN_IF_ERROR(ReattachTrial(t));
+        continue;
+      }
       // The orchestrator that ran it is gone. Stop what is left of the trial, then run it again.
       if (t.pid && IsProcessOfTrial(*t.pid, t.id)) ::kill(-static_cast<pid_t>(*t.pid), SIGKILL);
       t.state = TrialState::kInterrupted;
@@ -531,8 +538,37 @@ Status Orchestrator::RecoverUnfinished() {
   return Status::Ok();
 }
 
+Result<std::unique_ptr<Orchestrator::Running>> Orchestrator::RunningFromFiles(const Trial& trial) {
+  auto running =
+      std::make_unique<Running>(trial.id, trial.trial_dir, config_.stdout_metrics, config_.objective.metric);
+  HYP_ASSIGN_OR_RETURN(auto stored, storage_.ListReports(trial.id));
+  running->stored_rows = static_cast<size_t>(std::count_if(
+      stored.begin(), stored.end(), [&](const Report& r) { return r.attempt == trial.attempt; }));
+  curves_.erase(trial.id);  // rebuilt from the files, which hold every report of the attempt
+  return running;
+}
+
+Status Orchestrator::ReattachTrial(Trial& trial) {
+  HYP_ASSIGN_OR_RETURN(std::unique_ptr<Running> running, RunningFromFiles(trial));
+  // trial.timeout counts from the launch, not from the resume.
+  double ran = trial.started_at ? std::max(0.0, WallSeconds() - *trial.started_at) : 0;
+  running->started = MonotonicSeconds() - ran;
+  if (config_.trial.timeout) running->deadline = running->started + *config_.trial.timeout;
+  running_[trial.id] = std::move(running);
+  // It holds its share of the pool again (the scheduler placed it; a resume with fewer slots lets it run on
+  // without one: nothing new starts until the running ones fit).
+  if (pool_) (void)pool_->Acquire(trial.id);
+  return SaveTrial(trial, events::kTrialReattached,
+                   Json{{"external_id", trial.external_id}, {"attempt", trial.attempt}});
+}
+
 void Orchestrator::WriteExitRecord(const Trial& trial, const TrialExit& exit, const Running* running) {
   Json record{{"attempt", trial.attempt}, {"signaled", exit.signaled}, {"code", exit.code}};
+  if (exit.ended_by != EndedBy::kCommand) {
+    // A scheduler's word on the end (a node failure, its time limit), which the exit code does not carry.
+    record["ended_by"] = EndedByName(exit.ended_by);
+    record["reason"] = exit.reason;
+  }
   if (running && running->end_state) {
     // Why we stopped it, which its exit alone does not tell (a timeout, a prune).
     record["end_state"] = TrialStateName(*running->end_state);
@@ -552,11 +588,7 @@ void Orchestrator::WriteExitRecord(const Trial& trial, const TrialExit& exit, co
 }
 
 Status Orchestrator::ReplayExit(Trial& trial, const Json& record) {
-  auto running =
-      std::make_unique<Running>(trial.id, trial.trial_dir, config_.stdout_metrics, config_.objective.metric);
-  HYP_ASSIGN_OR_RETURN(auto stored, storage_.ListReports(trial.id));
-  running->stored_rows = static_cast<size_t>(std::count_if(
-      stored.begin(), stored.end(), [&](const Report& r) { return r.attempt == trial.attempt; }));
+  HYP_ASSIGN_OR_RETURN(std::unique_ptr<Running> running, RunningFromFiles(trial));
   if (record.contains("end_state")) {
     auto state = TrialStateFromName(record.value("end_state", std::string()));
     if (state.ok()) {
@@ -566,12 +598,13 @@ Status Orchestrator::ReplayExit(Trial& trial, const Json& record) {
       running->end_evidence = record.value("end_evidence", Json());
     }
   }
-  curves_.erase(trial.id);  // rebuilt from the files, which hold every report of the attempt
   running_[trial.id] = std::move(running);
   TrialExit exit;
   exit.trial_id = trial.id;
   exit.signaled = record.value("signaled", false);
   exit.code = record.value("code", 0);
+  exit.ended_by = EndedByFromName(record.value("ended_by", std::string()));
+  exit.reason = record.value("reason", std::string());
   return HandleExit(exit, /*replayed=*/true);
 }
 
@@ -610,6 +643,7 @@ Status Orchestrator::LaunchTrial(Trial& trial) {
   auto argv = SubstituteCommand(config_.command, trial.params);
   LaunchRequest request;
   request.trial_id = trial.id;
+  request.name = experiment_.name + "-" + std::to_string(trial.number);
   request.workdir = config_.workdir;
   request.trial_dir = trial.trial_dir;
   request.env = config_.env;
@@ -661,6 +695,9 @@ Status Orchestrator::LaunchTrial(Trial& trial) {
   trial.ended_at.reset();
   trial.error.clear();
   trial.pid = launched.ok() ? std::optional<int64_t>(executor_->ProcessId(trial.id)) : std::nullopt;
+  if (trial.pid == 0) trial.pid.reset();  // a scheduler runs it elsewhere
+  // A Slurm job id, stored so that a resume can follow the job again (RecoverUnfinished).
+  trial.external_id = launched.ok() ? executor_->ExternalId(trial.id) : "";
   if (launched.ok()) {
     // Tracked before its start is stored: when storing fails, the run stops, and stops this trial with it.
     auto running = std::make_unique<Running>(trial.id, trial.trial_dir, config_.stdout_metrics,
@@ -670,6 +707,7 @@ Status Orchestrator::LaunchTrial(Trial& trial) {
     running_[trial.id] = std::move(running);
   }
   Json started{{"attempt", trial.attempt}, {"pid", trial.pid ? Json(*trial.pid) : Json()}};
+  if (!trial.external_id.empty()) started["external_id"] = trial.external_id;
   if (pool_) started["resources"] = resources_json;
   HYP_RETURN_IF_ERROR(SaveTrial(trial, "trial_started", started));
   if (!launched.ok()) {
@@ -1095,6 +1133,10 @@ Status Orchestrator::HandleExit(const TrialExit& exit, bool replayed) {
   if (running.end_state) {
     state = *running.end_state;
     reason = running.end_reason;
+  } else if (exit.ended_by != EndedBy::kCommand) {
+    // The scheduler ended it: its time limit, or a failure with the scheduler's reason.
+    state = exit.ended_by == EndedBy::kTimeLimit ? TrialState::kTimedOut : TrialState::kFailed;
+    reason = exit.reason;
   } else if (exit.signaled || exit.code != 0) {
     state = TrialState::kFailed;
     reason = exit.Describe();
@@ -1120,13 +1162,17 @@ Status Orchestrator::HandleExit(const TrialExit& exit, bool replayed) {
   retention_due_ = true;
   const std::string source = running.end_source;
   const Json evidence = running.end_evidence;
+  // A node failure or a preemption is not the trial's fault: it runs again without using up trial.retries.
+  const bool infrastructure = !running.end_state && exit.ended_by == EndedBy::kInfrastructure &&
+                              infrastructure_retries_[trial->id] < kInfrastructureRetries;
   running_.erase(it);
   if (pool_) pool_->Release(trial->id);
 
   bool retry = (state == TrialState::kFailed || state == TrialState::kTimedOut) && !stopping_ &&
-               failures_[trial->id] < config_.trial.retries;
+               (infrastructure || failures_[trial->id] < config_.trial.retries);
   if (retry) {
-    int failed = ++failures_[trial->id];
+    int failed = infrastructure ? ++infrastructure_retries_[trial->id] : ++failures_[trial->id];
+    const int of = infrastructure ? kInfrastructureRetries : config_.trial.retries;
     HYP_RETURN_IF_ERROR(CheckTransition(trial->number, trial->state, TrialState::kPending));
     trial->state = TrialState::kPending;
     trial->attempt += 1;
@@ -1135,10 +1181,11 @@ Status Orchestrator::HandleExit(const TrialExit& exit, bool replayed) {
                                   Json{{"reason", reason},
                                        {"failed_state", TrialStateName(state)},
                                        {"retry", failed},
-                                       {"of", config_.trial.retries}}));
+                                       {"of", of},
+                                       {"infrastructure", infrastructure}}));
     observer_.OnMessage("trial #" + std::to_string(trial->number) + " " + TrialStateName(state) + " (" +
-                        reason + "); retry " + std::to_string(failed) + " of " +
-                        std::to_string(config_.trial.retries));
+                        reason + "); retry " + std::to_string(failed) + " of " + std::to_string(of) +
+                        (infrastructure ? " (not the trial's fault: trial.retries is not used up)" : ""));
     return Status::Ok();
   }
   HYP_RETURN_IF_ERROR(CheckTransition(trial->number, trial->state, state));

@@ -145,6 +145,11 @@ class Orchestrator {
   // Stops proposing once budget.max_trials trials exist.
   void CheckTrialBudget();
   Status RecoverUnfinished();
+  // Resume: follows a trial whose job outlived the previous orchestrator (Executor::Reattach said yes).
+  Status ReattachTrial(Trial& trial);
+  // A Running for a trial whose files are read again from the start (a replayed end, a re-attached job):
+  // the reports of this attempt already stored are not stored twice, and its curve is rebuilt from the files.
+  Result<std::unique_ptr<Running>> RunningFromFiles(const Trial& trial);
   Trial* FindTrial(int64_t id);
   std::optional<Trial> Best() const;
   std::string TrialDirFor(const Trial& trial) const;
@@ -174,12 +179,16 @@ class Orchestrator {
   std::vector<Trial> trials_;                            // every trial of the experiment, by number
   std::map<int64_t, std::unique_ptr<Running>> running_;  // by trial id
   std::map<int64_t, int> failures_;                      // failed attempts by trial id, for retries
-  std::map<int64_t, std::vector<StepValue>> curves_;     // the objective's reports, latest attempt, by id
-  std::set<int64_t> checkpoints_checked_;                // finished trials retention has dealt with
-  bool retention_due_ = true;                            // a trial ended or was pruned since the last pass
-  std::set<int64_t> warned_no_checkpoint_;               // donors the run said left no checkpoint
-  double start_time_ = 0;                                // monotonic
-  bool proposals_done_ = false;                          // budget reached or strategy exhausted
+  std::map<int64_t, int> infrastructure_retries_;        // node failures, preemptions by trial id
+  // Retries of infrastructure failures per trial, beyond trial.retries; a bound, so a node that keeps
+  // failing cannot loop a trial for ever.
+  static constexpr int kInfrastructureRetries = 3;
+  std::map<int64_t, std::vector<StepValue>> curves_;  // the objective's reports, latest attempt, by id
+  std::set<int64_t> checkpoints_checked_;             // finished trials retention has dealt with
+  bool retention_due_ = true;                         // a trial ended or was pruned since the last pass
+  std::set<int64_t> warned_no_checkpoint_;            // donors the run said left no checkpoint
+  double start_time_ = 0;                             // monotonic
+  bool proposals_done_ = false;                       // budget reached or strategy exhausted
   std::string end_reason_;
   bool stopping_ = false;
   int stop_signal_ = 0;
