@@ -5,7 +5,7 @@ import { it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { ROOT, tmp, hyperion, json, startServing, launch, cleanUp, newPage, shot, openTab, waitForGraph, clickNode } from './support.mjs';
+import { ROOT, tmp, hyperion, json, startServing, launch, cleanUp, newPage, shot, openTab, waitForGraph, clickNode, strayText } from './support.mjs';
 
 const DIGITS = path.join(ROOT, 'examples', 'digits');
 let browser;
@@ -53,6 +53,7 @@ it('shows the graph, the curves and the trace of a digits run', async () => {
   await page.waitForFunction((n) => document.querySelector('#trace-title')?.textContent.startsWith(`Trial #${n} `), best.number);
   assert.deepEqual(await page.locator('#lineage .rationale').allTextContents(), trace.lineage.map((s) => s.rationale));
   await shot(page, 'digits-trace');
+  assert.deepEqual(await strayText(page), [], 'every value formatted');
 
   await openTab(page, 'curves');
   await page.waitForSelector('#curves-chart canvas');

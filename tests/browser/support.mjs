@@ -140,3 +140,15 @@ export async function clickNode(page, number) {
   await page.mouse.click(box.x + at.x, box.y + at.y);
 }
 
+
+// Text nodes that read "null" or "undefined": a value the page forgot to format.
+export async function strayText(page) {
+  return page.evaluate(() => {
+    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    const found = [];
+    for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+      if (/^(null|undefined|NaN)$/.test(n.textContent.trim())) found.push(n.parentElement.outerHTML.slice(0, 120));
+    }
+    return found;
+  });
+}

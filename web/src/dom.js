@@ -39,6 +39,13 @@ export function clear(node) {
   return node;
 }
 
+// Replaces the children of `node` with `children` as el() takes them: null, undefined and false are left
+// out (the DOM's own append() would write them as the text "null").
+export function fill(node, ...children) {
+  append(clear(node), children);
+  return node;
+}
+
 // A value as a person reads it: numbers to 4 significant digits, everything else as JSON text.
 export function fmt(value) {
   if (value === null || value === undefined) return '–';

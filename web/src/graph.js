@@ -76,7 +76,6 @@ export class GraphView {
     this.cy = cytoscape({
       container: this.container,
       elements,
-      wheelSensitivity: 0.3,
       minZoom: 0.05,
       maxZoom: 4,
       style: [

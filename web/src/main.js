@@ -1,7 +1,7 @@
 // Hyperion's dashboard: the experiments list (#/) and one experiment (#/experiments/ID, #/experiments/ID/N
 // with trial N selected). Live: a long poll on /events refreshes what is on screen when the experiment moves.
 import { api, query } from './api.js';
-import { el, clear, fmt, duration } from './dom.js';
+import { el, clear, fill, fmt, duration } from './dom.js';
 import { GraphView, graphLegend } from './graph.js';
 import { curveChart, bestSoFarChart } from './charts.js';
 import { importanceView, parallelView, timelineView } from './analysis.js';
@@ -110,7 +110,7 @@ class ExperimentPage {
     const e = await api(`experiments/${this.id}`);
     this.experiment = e;
     clear(crumb).appendChild(el('span', {}, ' / ', el('span', { id: 'exp-title' }, e.name)));
-    clear(this.header).append(
+    fill(this.header, 
       el('h2', {}, el('span', { class: 'exp-name' }, e.name), ' ', stateBadge(e.status)),
       el(
         'p',
@@ -150,16 +150,17 @@ class ExperimentPage {
   }
 
   async renderGraph(view) {
-    const tree = await api(`experiments/${this.id}/graph`);
+    // 300 nodes keep the layout under a second or two in the browser; the API gives up to 5,000 on request.
+    const tree = await api(`experiments/${this.id}/graph${query({ max_nodes: 300 })}`);
     if (!this.graphBox) {
       this.graphCaption = el('p', { class: 'muted small', id: 'graph-caption' });
       this.graphBox = el('div', { class: 'graph', id: 'graph' });
-      view.append(this.graphCaption, this.graphBox, graphLegend());
+      fill(view, this.graphCaption, this.graphBox, graphLegend());
       this.graph = new GraphView(this.graphBox, (n) => this.select(n));
     }
     this.graphCaption.textContent =
       tree.shown_nodes < tree.total_nodes
-        ? `${tree.shown_nodes} of ${tree.total_nodes} trials: the latest, the best and their ancestors. Scroll to zoom, drag to pan, click a trial.`
+        ? `${tree.shown_nodes} of ${tree.total_nodes} trials: the best one's lineage and the latest (a trial whose parent is not shown starts a line). Scroll to zoom, drag to pan, click a trial.`
         : `${tree.total_nodes} trials, ${tree.edges.length} edges. Scroll to zoom, drag to pan, click a trial.`;
     this.graphBox.dataset.nodes = String(tree.nodes.length);
     this.graph.render(tree, this.selected);
@@ -203,7 +204,7 @@ class ExperimentPage {
         el('option', s === t.state ? { value: s, selected: true } : { value: s }, s || 'all states'),
       ),
     );
-    clear(view).append(
+    fill(view, 
       el(
         'div',
         { class: 'toolbar' },
@@ -246,7 +247,7 @@ class ExperimentPage {
       metrics.map((m) => el('option', m === metric ? { value: m, selected: true } : { value: m }, m)),
     );
     const box = el('div', { class: 'chart', id: 'curves-chart' });
-    clear(view).append(
+    fill(view, 
       el('div', { class: 'toolbar' }, el('label', {}, 'metric ', chooser),
         el('span', { class: 'muted small' },
           `${curves.length} of ${wanted.total_trials} trials (the best first); the selected trial in red`)),
@@ -261,7 +262,7 @@ class ExperimentPage {
     const importance = el('div', { id: 'importance' });
     const parallel = el('div', { id: 'parallel' });
     const timeline = el('div', { id: 'timeline' });
-    clear(view).append(
+    fill(view, 
       el('div', { class: 'card' }, el('h3', {}, 'Best so far'), best),
       el('div', { class: 'card' }, el('h3', {}, 'Parameter importance'), importance),
       el('div', { class: 'card' }, el('h3', {}, 'Parallel coordinates'), el('p', { class: 'muted small' }, 'the best 1,000 completed trials; yellow is best'), parallel),
@@ -275,7 +276,7 @@ class ExperimentPage {
 
   async refreshSide() {
     if (!this.selected) {
-      clear(this.side).append(el('h3', {}, 'Reasoning'), el('p', { class: 'muted' }, 'Click a trial in the graph or the table to see why it exists.'));
+      fill(this.side, el('h3', {}, 'Reasoning'), el('p', { class: 'muted' }, 'Click a trial in the graph or the table to see why it exists.'));
       return;
     }
     const trial = await api(`experiments/${this.id}/trials/${this.selected}`);

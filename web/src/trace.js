@@ -2,7 +2,7 @@
 // rationale, the decisions about it, notes it answered) and the agent's decisions over time, with the LLM's
 // prompts and replies when an LLM agent decided. Everything from the data is set as text.
 import { api, query } from './api.js';
-import { el, clear, fmt, duration } from './dom.js';
+import { el, fill, fmt, duration } from './dom.js';
 import { curveChart } from './charts.js';
 
 function pretty(value) {
@@ -60,7 +60,7 @@ export function tracePanel(side, { trial, trace, experiment, info, onSelect, id 
   );
   const lineage = el('ol', { class: 'lineage', id: 'lineage' }, trace.lineage.map((s, i) => lineageStep(s, i === trace.lineage.length - 1, onSelect)));
   const time = trial.started_at && trial.ended_at ? ` in ${duration(trial.ended_at - trial.started_at)}` : '';
-  clear(side).append(
+  fill(side, 
     el('h3', { id: 'trace-title' }, `Trial #${trial.number} `, el('span', { class: `badge ${trial.state}` }, trial.state)),
     el('p', { class: 'facts' }, `${metric} = ${fmt(trial.value)}${time}`, trial.attempt > 1 ? `, attempt ${trial.attempt}` : ''),
     // A pruned or interrupted trial's reason is no failure: shown plainly, failures in red.
@@ -120,7 +120,7 @@ export async function decisionsView(view, id, experiment, state = { offset: 0 })
   );
   const last = Math.min(data.total, state.offset + data.decisions.length);
   const go = (offset) => decisionsView(view, id, experiment, { offset });
-  clear(view).append(
+  fill(view, 
     el(
       'div',
       { class: 'toolbar' },

@@ -4,6 +4,7 @@
 #include <charconv>
 #include <chrono>
 #include <cmath>
+#include <map>
 #include <memory>
 #include <set>
 #include <thread>
@@ -249,33 +250,36 @@ ApiResponse GetTrace(Session& s, const ExperimentRecord& e, const std::string& n
   return {200, Must(cli::TraceJson(data, t.number))};
 }
 
-// The trials the graph shows when there are more than `max_nodes`: the latest ones, the best one, and every
-// ancestor of those, so each shown node's lineage is whole.
+// The trials the graph shows when there are more than `max_nodes`: the best trial's lineage, then the latest
+// trials, newest first, up to `max_nodes` in all. Not every ancestor: in a deep or wide search the ancestors
+// of the latest trials are most of the experiment. A shown trial whose parent is not shown is drawn as a
+// root.
 std::vector<Trial> GraphSubset(const cli::GraphData& data, size_t max_nodes) {
-  std::vector<const Trial*> by_number;
-  for (const auto& t : data.trials) by_number.push_back(&t);
-  std::sort(by_number.begin(), by_number.end(),
-            [](const Trial* a, const Trial* b) { return a->number < b->number; });
   std::map<int64_t, const Trial*> by_id;
-  for (const Trial* t : by_number) by_id[t->id] = t;
+  for (const auto& t : data.trials) by_id[t.id] = &t;
   std::set<int64_t> keep;
-  std::vector<int64_t> todo;
-  for (size_t i = by_number.size() > max_nodes ? by_number.size() - max_nodes : 0; i < by_number.size(); ++i)
-    todo.push_back(by_number[i]->id);
   if (auto best = cli::BestTrialNumber(data)) {
-    for (const Trial* t : by_number)
-      if (t->number == *best) todo.push_back(t->id);
+    std::vector<int64_t> todo;
+    for (const auto& t : data.trials)
+      if (t.number == *best) todo.push_back(t.id);
+    while (!todo.empty() && keep.size() < max_nodes) {
+      int64_t id = todo.back();
+      todo.pop_back();
+      if (!by_id.count(id) || !keep.insert(id).second) continue;
+      for (int64_t parent : by_id[id]->parents) todo.push_back(parent);
+    }
   }
-  while (!todo.empty()) {
-    int64_t id = todo.back();
-    todo.pop_back();
-    if (!keep.insert(id).second) continue;
-    for (int64_t parent : by_id.count(id) ? by_id[id]->parents : std::vector<int64_t>{})
-      if (by_id.count(parent)) todo.push_back(parent);
+  std::vector<const Trial*> newest_first;
+  for (const auto& t : data.trials) newest_first.push_back(&t);
+  std::sort(newest_first.begin(), newest_first.end(),
+            [](const Trial* a, const Trial* b) { return a->number > b->number; });
+  for (const Trial* t : newest_first) {
+    if (keep.size() >= max_nodes) break;
+    keep.insert(t->id);
   }
   std::vector<Trial> out;
-  for (const Trial* t : by_number)
-    if (keep.count(t->id)) out.push_back(*t);
+  for (const auto& t : data.trials)
+    if (keep.count(t.id)) out.push_back(t);
   return out;
 }
 

@@ -186,15 +186,21 @@ TEST_F(ApiTest, ActionsNeedTheToken) {
   EXPECT_EQ(api.Handle({"POST", Path("/notes"), {}, R"({"note": "x"})", true}).status, 400);
 }
 
-TEST_F(ApiTest, TheGraphKeepsTheLatestAndTheirAncestorsWhenCapped) {
+TEST_F(ApiTest, TheGraphKeepsTheBestLineageAndTheLatestWhenCapped) {
   auto r = Get(Path("/graph"));
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(r.body["nodes"].size(), 10u);
   EXPECT_EQ(r.body["edges"].size(), 9u);
-  // A chain: the latest trial's ancestors are every trial.
-  r = Get(Path("/graph"), {{"max_nodes", "2"}});
+  // The best (#9) and its lineage first, then the latest; capped however deep the lineage.
+  r = Get(Path("/graph"), {{"max_nodes", "3"}});
   EXPECT_EQ(r.body["total_nodes"], 10);
-  EXPECT_EQ(r.body["shown_nodes"], 10);
+  EXPECT_EQ(r.body["shown_nodes"], 3);
+  std::vector<int64_t> numbers;
+  for (const auto& n : r.body["nodes"]) numbers.push_back(n["number"]);
+  EXPECT_EQ(numbers, (std::vector<int64_t>{7, 8, 9}));
+  EXPECT_EQ(r.body["edges"].size(), 2u) << "7 -> 8 -> 9; #7's parent is not shown, so #7 is a root";
+  r = Get(Path("/graph"), {{"max_nodes", "0"}});
+  EXPECT_EQ(r.status, 400);
 }
 
 TEST_F(ApiTest, TraceAndDecisionsComeFromTheCliViews) {

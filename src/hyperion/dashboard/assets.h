@@ -10,6 +10,7 @@ struct Asset {
   std::string_view path;          // "/index.html", "/assets/app.js"
   std::string_view content_type;  // "text/javascript; charset=utf-8"
   std::string_view data;
+  std::string_view gzip;  // `data` gzipped at build time, for clients that accept it; empty when not made
 };
 
 // The asset served at `path`, or nullptr.

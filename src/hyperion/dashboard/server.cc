@@ -144,6 +144,12 @@ Status DashboardServer::Start() {
     if (!token.empty() && SameSecret(req.get_param_value("token"), token)) {
       res.set_header("Set-Cookie", "hyperion_token=" + token + "; Path=/; HttpOnly; SameSite=Strict");
     }
+    res.set_header("Vary", "Accept-Encoding");
+    if (!asset->gzip.empty() && req.get_header_value("Accept-Encoding").find("gzip") != std::string::npos) {
+      res.set_header("Content-Encoding", "gzip");
+      res.set_content(std::string(asset->gzip), std::string(asset->content_type));
+      return;
+    }
     res.set_content(std::string(asset->data), std::string(asset->content_type));
   };
   server_->Get("/", serve_asset);
