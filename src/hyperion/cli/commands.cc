@@ -139,12 +139,6 @@ Result<Loaded> LoadExperiment(const std::string& storage_url, const std::string&
   return loaded;
 }
 
-std::optional<Trial> BestOf(const std::vector<Trial>& trials, const ExperimentRecord& experiment) {
-  Objective objective;
-  objective.mode = experiment.objective_mode;
-  return BestCompleted(trials, objective, Training::FromJson(experiment.config.value("training", Json())));
-}
-
 void PrintJson(const Json& j) { std::cout << DumpJson(j, 2) << std::endl; }
 
 // At most `bytes` bytes of `text`, never cutting a UTF-8 character in two.
@@ -390,15 +384,6 @@ std::string ParentNumbersText(const Trial& t, const std::vector<Trial>& trials) 
                                        : "#" + std::to_string(it->number));
   }
   return JoinStrings(parts);
-}
-
-Json ParentNumbersJson(const Trial& t, const std::vector<Trial>& trials) {
-  Json out = Json::array();
-  for (int64_t id : t.parents) {
-    auto it = std::find_if(trials.begin(), trials.end(), [&](const Trial& p) { return p.id == id; });
-    out.push_back(it == trials.end() ? Json() : Json(it->number));
-  }
-  return out;
 }
 
 int Show(const QueryOptions& options) {

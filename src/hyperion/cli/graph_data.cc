@@ -1,5 +1,6 @@
 #include "hyperion/cli/graph_data.h"
 
+#include <algorithm>
 #include <iterator>
 
 #include "hyperion/cli/decision_view.h"
@@ -33,6 +34,39 @@ Result<GraphData> LoadGraphData(Storage& storage, const ExperimentRecord& experi
   return data;
 }
 
+Json ParentNumbersJson(const Trial& t, const std::vector<Trial>& trials) {
+  Json out = Json::array();
+  for (int64_t id : t.parents) {
+    auto it = std::find_if(trials.begin(), trials.end(), [&](const Trial& p) { return p.id == id; });
+    out.push_back(it == trials.end() ? Json() : Json(it->number));
+  }
+  return out;
+}
+
+namespace {
+
+Objective ObjectiveOf(const ExperimentRecord& experiment) {
+  Objective objective;
+  objective.metric = experiment.objective_metric;
+  objective.mode = experiment.objective_mode;
+  return objective;
+}
+
+Training TrainingOf(const ExperimentRecord& experiment) {
+  return Training::FromJson(experiment.config.value("training", Json()));
+}
+
+}  // namespace
+
+std::vector<const Trial*> RankedCompleted(const std::vector<Trial>& trials,
+                                          const ExperimentRecord& experiment) {
+  return RankCompleted(trials, ObjectiveOf(experiment), TrainingOf(experiment));
+}
+
+std::optional<Trial> BestOf(const std::vector<Trial>& trials, const ExperimentRecord& experiment) {
+  return BestCompleted(trials, ObjectiveOf(experiment), TrainingOf(experiment));
+}
+
 Json TrialJson(const Trial& trial, const ExperimentRecord& experiment) {
   Json j = trial.ToJson();
   j["experiment"] = experiment.name;
@@ -43,11 +77,7 @@ Json TrialJson(const Trial& trial, const ExperimentRecord& experiment) {
 Json ExperimentSummaryJson(const ExperimentRecord& experiment, const std::vector<Trial>& trials) {
   Json counts = Json::object();
   for (const auto& t : trials) counts[TrialStateName(t.state)] = counts.value(TrialStateName(t.state), 0) + 1;
-  Objective objective;
-  objective.metric = experiment.objective_metric;
-  objective.mode = experiment.objective_mode;
-  auto best =
-      BestCompleted(trials, objective, Training::FromJson(experiment.config.value("training", Json())));
+  auto best = BestOf(trials, experiment);
   Json j = experiment.ToJson();
   j["trials"] = trials.size();
   j["counts"] = counts;

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,15 @@ Result<std::vector<Event>> LoadEvents(Storage& storage, int64_t experiment_id,
 // `types` when that is not empty).
 Result<GraphData> LoadGraphData(Storage& storage, const ExperimentRecord& experiment,
                                 const std::vector<std::string>& types = {});
+
+// `t`'s parents as trial numbers, primary first; null for a parent id no trial of `trials` has.
+Json ParentNumbersJson(const Trial& t, const std::vector<Trial>& trials);
+
+// The experiment's completed trials ranked as `hyperion best` ranks them (experiment/ranking.h: its
+// objective, whole runs of its training budget first), best first; and the best of them.
+std::vector<const Trial*> RankedCompleted(const std::vector<Trial>& trials,
+                                          const ExperimentRecord& experiment);
+std::optional<Trial> BestOf(const std::vector<Trial>& trials, const ExperimentRecord& experiment);
 
 // A trial as `hyperion trials --json` shows it: Trial::ToJson() plus "experiment" (its name) and "metric".
 Json TrialJson(const Trial& trial, const ExperimentRecord& experiment);

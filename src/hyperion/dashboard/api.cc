@@ -99,26 +99,6 @@ T Must(Result<T> result) {
   return std::move(result).value();
 }
 
-Json ParentNumbers(const Trial& t, const std::vector<Trial>& trials) {
-  Json out = Json::array();
-  for (int64_t id : t.parents) {
-    auto it = std::find_if(trials.begin(), trials.end(), [&](const Trial& o) { return o.id == id; });
-    out.push_back(it == trials.end() ? Json() : Json(it->number));
-  }
-  return out;
-}
-
-Objective ObjectiveOf(const ExperimentRecord& e) {
-  Objective objective;
-  objective.metric = e.objective_metric;
-  objective.mode = e.objective_mode;
-  return objective;
-}
-
-Training TrainingOf(const ExperimentRecord& e) {
-  return Training::FromJson(e.config.value("training", Json()));
-}
-
 // One request's view of the database: its own connection, opened for this request only.
 class Session {
  public:
@@ -207,7 +187,7 @@ ApiResponse ListTrials(Session& s, const ExperimentRecord& e, const ApiRequest& 
   for (int64_t i = offset; i < static_cast<int64_t>(keyed.size()) && i < offset + limit; ++i) {
     const Trial& t = *keyed[i].second;
     Json j = t.ToJson();
-    j["parent_numbers"] = ParentNumbers(t, trials);
+    j["parent_numbers"] = cli::ParentNumbersJson(t, trials);
     page.push_back(std::move(j));
   }
   return {200, Json{{"total", keyed.size()},
@@ -239,7 +219,7 @@ ApiResponse GetTrial(Session& s, const ExperimentRecord& e, const std::string& n
   auto trials = Must(s.storage().ListTrials(e.id));
   Trial t = s.FindTrial(e, trials, number);
   Json j = t.ToJson();
-  j["parent_numbers"] = ParentNumbers(t, trials);
+  j["parent_numbers"] = cli::ParentNumbersJson(t, trials);
   j["reports"] = CurvesOf(Must(s.storage().ListReports(t.id)), max_points);
   return {200, j};
 }
@@ -333,7 +313,7 @@ std::vector<const Trial*> CurveTrials(Session& s, const ExperimentRecord& e, con
                                 std::to_string(limit) + " at once"};
     return chosen;
   }
-  chosen = RankCompleted(trials, ObjectiveOf(e), TrainingOf(e));
+  chosen = cli::RankedCompleted(trials, e);
   std::set<const Trial*> taken(chosen.begin(), chosen.end());
   for (const auto& t : trials)
     if (!taken.count(&t) && t.started_at) chosen.push_back(&t);
