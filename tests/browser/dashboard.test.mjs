@@ -222,6 +222,28 @@ describe('the dashboard', () => {
     stop(open.child);
   });
 
+  it('stops a running trial from the page', async () => {
+    const liveDb = `sqlite://${path.join(tmp, 'stop.db')}`;
+    const config = writeConfig('stop.yaml', { '@DIR@': path.join(HERE, 'fixtures') });
+    // Waits for the run's first progress line: by then the experiment and its first trial exist.
+    const run = await startServing(['run', config, '--storage', liveDb, '--output-dir', path.join(tmp, 'runs')], /(running|started)/);
+    const ui = await startServing(['ui', '--storage', liveDb, '--port', '0', '--token', 'stop-token']);
+    const page = await newPage(browser);
+    await page.goto(`${ui.url}#/experiments/1/1`);
+    // Trial #1 runs for 30 s unless stopped.
+    await page.waitForSelector('#stop-trial', { timeout: 30000 });
+    await page.click('#stop-trial');
+    await page.waitForFunction(() => document.querySelector('#stop-status').textContent.startsWith('stop requested'));
+    await page.close();
+    await new Promise((resolve) => (run.child.exitCode !== null ? resolve() : run.child.on('exit', resolve)));
+    const trials = json('trials', '--storage', liveDb);
+    assert.equal(trials[0].state, 'pruned', JSON.stringify(trials[0]));
+    assert.equal(trials[0].error, 'stopped by a person: stopped from the dashboard');
+    const prunes = json('decisions', '--storage', liveDb).filter((d) => d.kind === 'prune-request');
+    assert.deepEqual(prunes.map((d) => [d.trial, d.who]), [[1, 'person']]);
+    stop(ui.child);
+  });
+
   it('updates live while `hyperion run --ui` runs, without reloading', async () => {
     const port = await freePort();
     const liveDb = `sqlite://${path.join(tmp, 'live.db')}`;

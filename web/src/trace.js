@@ -69,9 +69,25 @@ export function tracePanel(side, { trial, trace, experiment, info, onSelect, id 
     chart,
     el('h4', {}, `Why it exists: its lineage (${trace.lineage.length} step${trace.lineage.length === 1 ? '' : 's'})`),
     lineage,
+    stopButton(info, id, trial),
     noteForm(info, id),
   );
   curveChart(chart, [{ number: trial.number, points: trial.reports[metric] || [] }], { metric, selected: trial.number, height: 180 });
+}
+
+// Stops a running or pending trial (a prune decided by "person"); shown only with the token.
+function stopButton(info, id, trial) {
+  if (!info.can_act || !['running', 'pending'].includes(trial.state)) return null;
+  const status = el('span', { class: 'small', id: 'stop-status' });
+  const stop = async () => {
+    try {
+      await api(`experiments/${id}/trials/${trial.number}/stop`, { method: 'POST', body: { reason: 'stopped from the dashboard' } });
+      status.textContent = 'stop requested: the run stops it within a second';
+    } catch (err) {
+      status.textContent = err.message;
+    }
+  };
+  return el('div', { class: 'toolbar' }, el('button', { id: 'stop-trial', onclick: stop }, `stop trial #${trial.number}`), status);
 }
 
 // A note for the agent; shown only when the page carries the server's token (actions need it).

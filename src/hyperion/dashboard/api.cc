@@ -15,7 +15,7 @@
 #include "hyperion/cli/graph_view.h"
 #include "hyperion/common/clock.h"
 #include "hyperion/dashboard/analysis.h"
-#include "hyperion/experiment/ranking.h"
+#include "hyperion/experiment/event_types.h"
 #include "hyperion/storage/storage.h"
 
 namespace hyperion::dashboard {
@@ -395,6 +395,28 @@ ApiResponse PostNote(Session& s, const ExperimentRecord& e, const ApiRequest& r)
   return {201, Json{{"id", *id}, {"text", body["text"]}}};
 }
 
+// A person's request to stop a trial: an event the running orchestrator reads within a second (as it reads
+// notes) and applies as a prune decided by "person". A trial already over cannot be stopped: 409.
+ApiResponse PostStop(Session& s, const ExperimentRecord& e, const std::string& number, const ApiRequest& r) {
+  Json body = ParseBody(r);
+  if (body.contains("reason") && !body["reason"].is_string())
+    throw BadRequest{400, "the body must be {\"reason\": \"why it should stop\"} or {}"};
+  std::string reason = body.value("reason", std::string("stopped from the dashboard"));
+  auto trials = Must(s.storage().ListTrials(e.id));
+  Trial t = s.FindTrial(e, trials, number);
+  if (t.state != TrialState::kRunning && t.state != TrialState::kPending)
+    throw BadRequest{409, "trial #" + std::to_string(t.number) + " is " + TrialStateName(t.state) +
+                              "; only a running or pending trial can be stopped"};
+  Event stop;
+  stop.experiment_id = e.id;
+  stop.trial_id = t.id;
+  stop.time = WallSeconds();
+  stop.type = events::kStopRequested;
+  stop.payload = Json{{"number", t.number}, {"reason", reason}};
+  int64_t id = Must(s.storage().AppendEvent(stop));
+  return {201, Json{{"id", id}, {"number", t.number}, {"reason", reason}}};
+}
+
 ApiResponse Route(const std::string& url, const ApiRequest& r, double long_poll_limit) {
   auto parts = Split(r.path, '/');
   if (parts.empty() || parts[0] != "api")
@@ -437,6 +459,8 @@ ApiResponse Route(const std::string& url, const ApiRequest& r, double long_poll_
   if (what == "trials" && parts.size() == 4) return get ? GetTrial(s, e, parts[3], r) : method_not_allowed();
   if (what == "trials" && parts.size() == 5 && parts[4] == "trace")
     return get ? GetTrace(s, e, parts[3]) : method_not_allowed();
+  if (what == "trials" && parts.size() == 5 && parts[4] == "stop")
+    return post ? PostStop(s, e, parts[3], r) : method_not_allowed();
   return Error(404, "no such endpoint: " + r.path + " (see docs/api.md)");
 }
 

@@ -186,6 +186,22 @@ TEST_F(ApiTest, ActionsNeedTheToken) {
   EXPECT_EQ(api.Handle({"POST", Path("/notes"), {}, R"({"note": "x"})", true}).status, 400);
 }
 
+TEST_F(ApiTest, AStopRequestIsAnEventForTheOrchestrator) {
+  Api api(url_);
+  EXPECT_EQ(api.Handle({"POST", Path("/trials/2/stop"), {}, "{}", false}).status, 403);
+  auto r = api.Handle({"POST", Path("/trials/1/stop"), {}, "{}", true});
+  EXPECT_EQ(r.status, 409);
+  EXPECT_EQ(r.body["error"], "trial #1 is completed; only a running or pending trial can be stopped");
+  EXPECT_EQ(api.Handle({"POST", Path("/trials/2/stop"), {}, R"({"reason": 3})", true}).status, 400);
+  r = api.Handle({"POST", Path("/trials/2/stop"), {}, R"({"reason": "diverging"})", true});
+  ASSERT_EQ(r.status, 201) << r.body;
+  auto events = std::move(storage_->ListEvents(experiment_.id, 0, 100, {"stop_requested"})).value();
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].payload, Json::parse(R"({"number": 2, "reason": "diverging"})"));
+  EXPECT_EQ(events[0].trial_id, ids_[1]);
+  EXPECT_EQ(api.Handle({"GET", Path("/trials/2/stop"), {}, "", true}).status, 405);
+}
+
 TEST_F(ApiTest, TheGraphKeepsTheBestLineageAndTheLatestWhenCapped) {
   auto r = Get(Path("/graph"));
   ASSERT_EQ(r.status, 200) << r.body;
