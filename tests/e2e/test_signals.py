@@ -6,7 +6,7 @@ import subprocess
 import time
 import unittest
 
-from e2e_support import HyperionTestCase
+from e2e_support import BIN, HyperionTestCase
 
 CONFIG = """
 name: sig
@@ -18,6 +18,16 @@ parallel: %d
 budget: {max_trials: 4}
 trial: {kill_grace: %s}
 env: {RECORD_DIR: "@REC@"}
+"""
+
+# Six quick trials that each print a few lines.
+QUICK = """
+name: pipe
+command: [@PY@, -c, "import time; time.sleep(0.2); print('loss=1')"]
+objective: {metric: loss, mode: min}
+space:
+  x: {type: float, low: 0, high: 1}
+budget: {max_trials: 6}
 """
 
 
@@ -92,6 +102,20 @@ class SignalTest(HyperionTestCase):
         self.assertLess(took, 60.0, "a second SIGINT should kill the trials at once, not after kill_grace (120 s)")
         self.assertInterrupted(proc, recs, "SIGINT", 130)
 
+
+    def test_a_closed_output_pipe_does_not_stop_the_run(self):
+        # `hyperion run ... | head -1`: the reader goes away after one line; the run must go on to its end, as it
+        # would with its output on a terminal that was closed.
+        config = self.write_config(QUICK)
+        proc = subprocess.Popen([BIN, "run", config, "--storage", self.storage, "--output-dir", self.out],
+                                cwd=self.tmp, env=self.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        proc.stdout.readline()
+        proc.stdout.close()
+        proc.stderr.close()
+        self.assertEqual(proc.wait(timeout=60), 0)
+        trials = self.trials()
+        self.assertEqual([t["state"] for t in trials], ["completed"] * 6, trials)
+        self.assertEqual(self.query("status")[0]["status"], "finished")
 
 if __name__ == "__main__":
     unittest.main()

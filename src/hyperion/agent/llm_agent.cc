@@ -8,7 +8,7 @@
 #include <set>
 
 #include "hyperion/agent/analyst.h"
-#include "hyperion/agent/http_client.h"
+#include "hyperion/net/http_client.h"
 #include "hyperion/agent/llm_prompt.h"
 #include "hyperion/agent/llm_reply.h"
 #include "hyperion/common/text.h"
@@ -183,7 +183,7 @@ Answer LlmAgent::Ask(const Json& messages, const std::string& key, std::vector<J
                      {"status", ""},
                      {"error", ""}};
     const auto start = std::chrono::steady_clock::now();
-    auto response = PostJson(request);
+    auto response = SendJson(request);
     exchange["latency_s"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     Answer answer;
     if (!response.ok()) {

@@ -17,6 +17,7 @@
 #include "hyperion/cli/graph_data.h"
 #include "hyperion/cli/graph_view.h"
 #include "hyperion/cli/progress.h"
+#include "hyperion/cli/tracking_observer.h"
 #include "hyperion/common/clock.h"
 #include "hyperion/common/text.h"
 #include "hyperion/dashboard/server.h"
@@ -26,6 +27,7 @@
 #include "hyperion/orchestrator/orchestrator.h"
 #include "hyperion/resources/resource_pool.h"
 #include "hyperion/storage/storage.h"
+#include "hyperion/tracking/make_trackers.h"
 
 #ifndef HYPERION_PYTHON_CLIENT_DIR
 #define HYPERION_PYTHON_CLIENT_DIR ""
@@ -218,10 +220,14 @@ int Run(const RunOptions& options) {
     std::fflush(stdout);
   }
   ConsoleProgress progress(stdout, settings.config, options.quiet);
+  TrackingObserver observer(progress, MakeTrackingQueue(settings.config.tracking));
   Orchestrator orchestrator(settings, **storage, std::move(agent).value(), std::make_unique<LocalExecutor>(),
-                            progress);
+                            observer);
   double started = MonotonicSeconds();
   auto summary = orchestrator.Run();
+  // What the trackers still hold goes out now; a server that stays away gets 10 s, then the run says what
+  // was not delivered.
+  observer.Finish(!summary.ok() ? "failed" : summary->stop_signal ? "interrupted" : "finished", 10);
   progress.Finish();
   if (!summary.ok()) return Fail(summary.status());
 

@@ -20,10 +20,10 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const std::vector<std::string> kTopLevelKeys = {"name",    "description", "command",  "workdir",  "objective",
-                                                "space",   "strategy",    "parallel", "budget",   "trial",
-                                                "storage", "output_dir",  "env",      "metrics",  "training",
-                                                "pruner",  "checkpoints", "llm",      "resources"};
+const std::vector<std::string> kTopLevelKeys = {
+    "name",     "description", "command",     "workdir", "objective",  "space",   "strategy",
+    "parallel", "budget",      "trial",       "storage", "output_dir", "env",     "metrics",
+    "training", "pruner",      "checkpoints", "llm",     "resources",  "tracking"};
 
 // Reads one YAML document into an ExperimentConfig, turning every problem into "file:line:col: key: message".
 class ConfigReader {
@@ -171,6 +171,7 @@ class ConfigReader {
   Status ReadCommand(const YAML::Node& node, ExperimentConfig& config) const;
   Status ReadStrategy(const YAML::Node& node, StrategyConfig& strategy) const;
   Status ReadResources(const YAML::Node& node, ResourcesConfig& resources) const;
+  Status ReadTracking(const YAML::Node& node, const fs::path& base, TrackingConfig& tracking) const;
   Status ReadBudget(const YAML::Node& node, Budget& budget) const;
   Status ReadTraining(const YAML::Node& node, Training& training) const;
   Status ReadPruner(const YAML::Node& node, PrunerConfig& pruner) const;
@@ -728,6 +729,89 @@ Status ConfigReader::ReadResources(const YAML::Node& node, ResourcesConfig& reso
   return Status::Ok();
 }
 
+Status ConfigReader::ReadTracking(const YAML::Node& node, const fs::path& base,
+                                  TrackingConfig& tracking) const {
+  HYP_RETURN_IF_ERROR(ExpectMap(node, "tracking",
+                                "tracking: {mlflow: {uri: http://127.0.0.1:5000}, tensorboard: true, wandb: "
+                                "{project: digits}}"));
+  HYP_RETURN_IF_ERROR(CheckKeys(node, "tracking.", {"mlflow", "tensorboard", "wandb"}));
+  if (const YAML::Node mlflow = node["mlflow"]) {
+    HYP_RETURN_IF_ERROR(
+        ExpectMap(mlflow, "tracking.mlflow", "mlflow: {uri: http://127.0.0.1:5000, experiment: digits}"));
+    HYP_RETURN_IF_ERROR(CheckKeys(mlflow, "tracking.mlflow.", {"uri", "experiment"}));
+    if (!mlflow["uri"]) {
+      return Error(mlflow, "tracking.mlflow.uri",
+                   "missing; give the tracking server's address, e.g. uri: http://127.0.0.1:5000");
+    }
+    HYP_ASSIGN_OR_RETURN(tracking.mlflow_uri, String(mlflow["uri"], "tracking.mlflow.uri"));
+    static const std::regex kUrl("https?://[^/\\s?#]+(/[^\\s?#]*)?");
+    if (!std::regex_match(tracking.mlflow_uri, kUrl)) {
+      return Error(mlflow["uri"], "tracking.mlflow.uri",
+                   "'" + tracking.mlflow_uri +
+                       "' is not an http:// or https:// URL; give the server's address, e.g. "
+                       "http://127.0.0.1:5000 (file stores and databases are not supported: run `mlflow "
+                       "server` on them)");
+    }
+    while (tracking.mlflow_uri.size() > 1 && tracking.mlflow_uri.back() == '/')
+      tracking.mlflow_uri.pop_back();
+    if (mlflow["experiment"]) {
+      HYP_ASSIGN_OR_RETURN(tracking.mlflow_experiment,
+                           String(mlflow["experiment"], "tracking.mlflow.experiment"));
+      if (tracking.mlflow_experiment.empty())
+        return Error(mlflow["experiment"], "tracking.mlflow.experiment", "must not be empty");
+    }
+  }
+  if (const YAML::Node tb = node["tensorboard"]) {
+    if (tb.IsScalar() && (tb.Scalar() == "true" || tb.Scalar() == "false")) {
+      tracking.tensorboard = tb.Scalar() == "true";
+    } else {
+      HYP_RETURN_IF_ERROR(
+          ExpectMap(tb, "tracking.tensorboard", "tensorboard: true, or tensorboard: {logdir: tb}"));
+      HYP_RETURN_IF_ERROR(CheckKeys(tb, "tracking.tensorboard.", {"logdir"}));
+      tracking.tensorboard = true;
+      if (tb["logdir"]) {
+        HYP_ASSIGN_OR_RETURN(std::string dir, String(tb["logdir"], "tracking.tensorboard.logdir"));
+        if (dir.empty()) return Error(tb["logdir"], "tracking.tensorboard.logdir", "must not be empty");
+        fs::path p(dir);
+        tracking.tensorboard_logdir = (p.is_absolute() ? p : base / p).lexically_normal().string();
+      }
+    }
+  }
+  if (const YAML::Node wandb = node["wandb"]) {
+    if (wandb.IsScalar() && (wandb.Scalar() == "true" || wandb.Scalar() == "false")) {
+      tracking.wandb = wandb.Scalar() == "true";
+      return Status::Ok();
+    }
+    HYP_RETURN_IF_ERROR(ExpectMap(wandb, "tracking.wandb", "wandb: {project: digits, mode: offline}"));
+    HYP_RETURN_IF_ERROR(CheckKeys(wandb, "tracking.wandb.", {"project", "entity", "mode", "tags"}));
+    tracking.wandb = true;
+    if (wandb["project"]) {
+      HYP_ASSIGN_OR_RETURN(tracking.wandb_project, String(wandb["project"], "tracking.wandb.project"));
+    }
+    if (wandb["entity"]) {
+      HYP_ASSIGN_OR_RETURN(tracking.wandb_entity, String(wandb["entity"], "tracking.wandb.entity"));
+    }
+    if (wandb["mode"]) {
+      HYP_ASSIGN_OR_RETURN(tracking.wandb_mode, String(wandb["mode"], "tracking.wandb.mode"));
+      if (tracking.wandb_mode != "online" && tracking.wandb_mode != "offline" &&
+          tracking.wandb_mode != "disabled")
+        return Error(wandb["mode"], "tracking.wandb.mode", "expected online, offline or disabled");
+    }
+    if (const YAML::Node tags = wandb["tags"]) {
+      if (!tags.IsSequence())
+        return Error(tags, "tracking.wandb.tags", "expected a list such as [baseline, lr]");
+      for (const auto& tag : tags) {
+        HYP_ASSIGN_OR_RETURN(std::string text, String(tag, "tracking.wandb.tags"));
+        // W&B reads WANDB_TAGS as a comma-separated list, so a tag cannot hold a comma.
+        if (text.empty() || text.find(',') != std::string::npos)
+          return Error(tag, "tracking.wandb.tags", "a tag must be non-empty and hold no comma");
+        tracking.wandb_tags.push_back(text);
+      }
+    }
+  }
+  return Status::Ok();
+}
+
 Status ConfigReader::ReadBudget(const YAML::Node& node, Budget& budget) const {
   HYP_RETURN_IF_ERROR(ExpectMap(node, "budget", "budget: {max_trials: 50, max_time: 2h}"));
   HYP_RETURN_IF_ERROR(CheckKeys(node, "budget.", {"max_trials", "max_time"}));
@@ -905,6 +989,7 @@ Result<ExperimentConfig> ConfigReader::Read(const YAML::Node& root) {
     fs::path p(dir);
     config.output_dir = (p.is_absolute() ? p : base / p).lexically_normal().string();
   }
+  if (root["tracking"]) HYP_RETURN_IF_ERROR(ReadTracking(root["tracking"], base, config.tracking));
   if (root["env"]) {
     HYP_RETURN_IF_ERROR(ExpectMap(root["env"], "env", "env: {OMP_NUM_THREADS: \"1\"}"));
     static const std::regex kEnvName("[A-Za-z_][A-Za-z0-9_]*");
@@ -974,6 +1059,20 @@ Json ResourcesJson(const ResourcesConfig& r) {
               {"memory_per_trial_mb", r.memory_per_trial_mb}};
 }
 
+Json TrackingJson(const TrackingConfig& t) {
+  if (!t.any()) return Json();
+  Json json = Json::object();
+  if (!t.mlflow_uri.empty()) json["mlflow"] = {{"uri", t.mlflow_uri}, {"experiment", t.mlflow_experiment}};
+  if (t.tensorboard) json["tensorboard"] = {{"logdir", t.tensorboard_logdir}};
+  if (t.wandb) {
+    json["wandb"] = {{"project", t.wandb_project},
+                     {"entity", t.wandb_entity},
+                     {"mode", t.wandb_mode},
+                     {"tags", t.wandb_tags}};
+  }
+  return json;
+}
+
 }  // namespace
 
 Json ExperimentConfig::ToJson() const {
@@ -1016,6 +1115,7 @@ Json ExperimentConfig::ToJson() const {
       {"checkpoints", {{"keep_best", checkpoints.keep_best ? Json(*checkpoints.keep_best) : Json("all")}}},
       {"parallel", parallel},
       {"resources", ResourcesJson(resources)},
+      {"tracking", TrackingJson(tracking)},
       {"budget", {{"max_trials", optional(budget.max_trials)}, {"max_time", optional(budget.max_time)}}},
       {"trial",
        {{"timeout", optional(trial.timeout)}, {"retries", trial.retries}, {"kill_grace", trial.kill_grace}}},

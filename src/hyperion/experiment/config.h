@@ -127,6 +127,21 @@ struct ResourcesConfig {
   int64_t memory_per_trial_mb = 0;       // 0: memory is not managed
 };
 
+// Where the run also sends what it records (`tracking:`); each part is off unless its section is there.
+struct TrackingConfig {
+  std::string mlflow_uri;         // MLflow tracking server, http(s)://host:port; empty: off
+  std::string mlflow_experiment;  // the MLflow experiment; empty: the Hyperion experiment's name
+  bool tensorboard = false;
+  std::string tensorboard_logdir;  // absolute; empty: <experiment folder>/tensorboard
+  bool wandb = false;              // set the W&B environment of each trial
+  std::string wandb_project;       // empty: the experiment's name
+  std::string wandb_entity;        // empty: the user's default
+  std::string wandb_mode;          // online, offline, disabled; empty: as the trial's environment says
+  std::vector<std::string> wandb_tags;
+
+  bool any() const { return !mlflow_uri.empty() || tensorboard || wandb; }
+};
+
 struct ExperimentConfig {
   std::string name;
   std::vector<std::string> command;  // argument vector; "{param}" placeholders are substituted per argument
@@ -143,7 +158,8 @@ struct ExperimentConfig {
   ResourcesConfig resources;
   Budget budget;
   TrialPolicy trial;
-  LlmConfig llm;           // set when strategy.type is llm, empty otherwise
+  LlmConfig llm;  // set when strategy.type is llm, empty otherwise
+  TrackingConfig tracking;
   std::string storage;     // URL or path (relative paths resolved against the config folder); empty: default
   std::string output_dir;  // where trial folders go; empty: ./hyperion-runs
   std::map<std::string, std::string> env;  // extra environment for every trial

@@ -19,6 +19,7 @@
 #include "hyperion/experiment/event_types.h"
 #include "hyperion/experiment/ranking.h"
 #include "hyperion/orchestrator/slot_plan.h"
+#include "hyperion/tracking/wandb_environment.h"
 
 namespace hyperion {
 namespace {
@@ -574,6 +575,11 @@ Status Orchestrator::LaunchTrial(Trial& trial) {
   request.env["HYPERION_BUDGET_TO"] = trial.budget_to ? FormatNumber(*trial.budget_to) : "";
   request.env["HYPERION_METRICS_FILE"] = trial.trial_dir + "/metrics.jsonl";
   request.env["HYPERION_CONTROL_FILE"] = trial.trial_dir + "/control.json";
+  // W&B's own wandb.init() in the trial reads these; what the user's `env:` sets wins.
+  for (auto& [name, value] :
+       WandbEnvironment(config_.tracking, experiment_.name, experiment_.created_at, trial)) {
+    if (!config_.env.count(name)) request.env[name] = value;
+  }
   Json resources_json;
   if (pool_) {
     auto grant = pool_->Acquire(trial.id);

@@ -1,5 +1,5 @@
-// A small HTTP client for the LLM agent: one POST of a JSON body, with headers and a total time limit, over
-// libcurl. It is the only place Hyperion calls libcurl; nothing of libcurl (or an exception) crosses it.
+// A small HTTP client for the LLM agent and the trackers: one JSON request (POST with a body, or GET), with
+// headers and a total time limit, over libcurl. It is the only place Hyperion calls libcurl; nothing of libcurl (or an exception) crosses it.
 //
 // Any HTTP status is a reply, not an error: the caller decides what a 400 or a 503 means. Errors are the
 // cases where no reply came: kDeadlineExceeded when the time limit passed ("no reply from URL within 5s"),
@@ -22,6 +22,7 @@
 namespace hyperion {
 
 struct HttpRequest {
+  std::string method = "POST";  // POST or GET (GET sends no body)
   std::string url;
   std::vector<std::pair<std::string, std::string>> headers;  // sent as "Name: value"
   std::string body;                                          // sent as application/json
@@ -36,7 +37,7 @@ struct HttpResponse {
   double seconds = 0;  // from sending the request to the last byte of the reply
 };
 
-// POSTs request.body to request.url with Content-Type: application/json.
-Result<HttpResponse> PostJson(const HttpRequest& request);
+// Sends request.body to request.url with Content-Type: application/json (POST), or GETs request.url.
+Result<HttpResponse> SendJson(const HttpRequest& request);
 
 }  // namespace hyperion

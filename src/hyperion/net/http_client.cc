@@ -1,4 +1,4 @@
-#include "hyperion/agent/http_client.h"
+#include "hyperion/net/http_client.h"
 
 #include <curl/curl.h>
 
@@ -46,7 +46,7 @@ Status TransferError(CURLcode code, const HttpRequest& request, const char* deta
       return Status(StatusCode::kCancelled, "the call to " + request.url + " was cancelled");
     case CURLE_URL_MALFORMAT:
     case CURLE_UNSUPPORTED_PROTOCOL:
-      return InvalidArgumentError("cannot POST to '" + request.url + "': " + what);
+      return InvalidArgumentError("cannot " + request.method + " '" + request.url + "': " + what);
     default:
       // Refused, unknown host, reset, TLS: the same call may work once the server is back.
       return UnavailableError("cannot reach " + request.url + ": " + what);
@@ -55,7 +55,9 @@ Status TransferError(CURLcode code, const HttpRequest& request, const char* deta
 
 }  // namespace
 
-Result<HttpResponse> PostJson(const HttpRequest& request) {
+Result<HttpResponse> SendJson(const HttpRequest& request) {
+  if (request.method != "POST" && request.method != "GET")
+    return InvalidArgumentError("unsupported HTTP method '" + request.method + "'");
   InitCurlOnce();
   std::unique_ptr<CURL, CurlDeleter> curl(curl_easy_init());
   if (!curl) return InternalError("libcurl could not create a handle");
@@ -73,9 +75,13 @@ Result<HttpResponse> PostJson(const HttpRequest& request) {
   const long timeout_ms = std::max(1L, static_cast<long>(request.timeout * 1000));  // NOLINT
   CURL* c = curl.get();
   curl_easy_setopt(c, CURLOPT_URL, request.url.c_str());
-  curl_easy_setopt(c, CURLOPT_POST, 1L);
-  curl_easy_setopt(c, CURLOPT_POSTFIELDS, request.body.data());
-  curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
+  if (request.method == "POST") {
+    curl_easy_setopt(c, CURLOPT_POST, 1L);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, request.body.data());
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
+  } else {
+    curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+  }
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers.get());
   curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
   curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, std::min(timeout_ms, 10000L));
