@@ -11,7 +11,7 @@ The learning rate follows a cosine decay over --epochs (--schedule constant turn
 so the last report, which is the trial's value, is a settled one.
 
 With --checkpoint it saves model, optimizer and RNG state after every epoch into
-hyperion.checkpoint_dir(); when Hyperion sets HYPERION_RESTORE_FROM it resumes
+hyperion.checkpoint_dir() (hyperion.save_checkpoint); when Hyperion sets HYPERION_RESTORE_FROM it resumes
 from the checkpoint there (its own earlier attempt's, or the parent's in a beam,
 PBT or evolution run) and trains on. Under a config with `training: {unit:
 epochs, max: N}` the trial trains only its span, hyperion.budget() = (from, to);
@@ -39,8 +39,6 @@ import torch  # noqa: E402
 from torch import nn  # noqa: E402
 from sklearn.datasets import load_digits  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
-
-CHECKPOINT_FILE = "checkpoint.pt"
 
 
 def parse_args(argv=None):
@@ -95,33 +93,6 @@ def make_optimizer(args, model):
     return torch.optim.Adam(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
 
 
-def save_checkpoint(folder, epoch, model, optimizer, shuffle):
-    path = os.path.join(folder, CHECKPOINT_FILE)
-    state = {
-        "epoch": epoch,  # epochs completed
-        "model": model.state_dict(),
-        "optimizer": optimizer.state_dict(),
-        "torch_rng": torch.get_rng_state(),  # dropout
-        "shuffle_rng": shuffle.get_state(),  # batch order
-    }
-    torch.save(state, path + ".tmp")
-    os.replace(path + ".tmp", path)  # a reader never sees half a checkpoint
-
-
-def load_checkpoint(folder, model, optimizer, shuffle):
-    state = torch.load(os.path.join(folder, CHECKPOINT_FILE), map_location="cpu")
-    model.load_state_dict(state["model"])
-    # The optimizer's moments carry over; its hyperparameters are this trial's own (a branch may have changed
-    # the learning rate or the weight decay), not the ones saved with the parent's state.
-    own = [{k: v for k, v in group.items() if k != "params"} for group in optimizer.param_groups]
-    optimizer.load_state_dict(state["optimizer"])
-    for group, settings in zip(optimizer.param_groups, own):
-        group.update(settings)
-    torch.set_rng_state(state["torch_rng"])
-    shuffle.set_state(state["shuffle_rng"])
-    return state["epoch"]
-
-
 def main(argv=None):
     args = parse_args(argv)
     torch.set_num_threads(1)  # trials run side by side, one core each
@@ -133,14 +104,12 @@ def main(argv=None):
     optimizer = make_optimizer(args, model)
     loss_fn = nn.CrossEntropyLoss()
 
-    start = 0
-    restore = hyperion.restore_from()
-    if restore:
-        start = load_checkpoint(restore, model, optimizer, shuffle)
-        print("restored from %s at epoch %d" % (restore, start), flush=True)
+    # Model, optimizer moments (with this trial's own learning rate and weight decay), dropout and batch-order RNGs.
+    start = hyperion.restore_checkpoint(model, optimizer, generators=[shuffle])
+    if start:
+        print("restored from %s at epoch %d" % (hyperion.restore_from(), start), flush=True)
         if start >= args.epochs:
             print("the checkpoint is already at --epochs %d: nothing to train" % args.epochs, flush=True)
-    folder = hyperion.checkpoint_dir() if args.checkpoint else None
     end = args.epochs
     span = hyperion.budget()
     if span:
@@ -170,8 +139,8 @@ def main(argv=None):
             val_acc = (logits.argmax(dim=1) == y_va).sum().item() / len(y_va)
 
         hyperion.report(epoch, val_acc=val_acc, val_loss=val_loss, train_loss=train_loss)
-        if folder:
-            save_checkpoint(folder, epoch, model, optimizer, shuffle)
+        if args.checkpoint:
+            hyperion.save_checkpoint(epoch, model, optimizer, generators=[shuffle])
         if not math.isfinite(train_loss):
             print("training diverged at epoch %d" % epoch, file=sys.stderr, flush=True)
             break

@@ -7,6 +7,7 @@ from $HYPERION_BIN, else ../../build/hyperion relative to this file.
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -215,3 +216,75 @@ class HyperionTestCase(unittest.TestCase):
                         os.kill(pid, signal.SIGKILL)
                     except OSError:
                         pass
+
+
+# -- PostgreSQL (tests labelled postgres; CTest starts the server first with scripts/start-postgres) -------------------
+
+POSTGRES_URL = os.environ.get("HYPERION_TEST_POSTGRES_URL", "")
+POSTGRES_CLUSTER = os.environ.get("HYPERION_TEST_POSTGRES_CLUSTER", "15 main").split()
+
+
+def postgres_admin(sql):
+    """Runs one statement on the test server's own database as the test role."""
+    subprocess.run(["psql", POSTGRES_URL, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-c", sql], check=True,
+                   capture_output=True, text=True, timeout=60)
+
+
+def postgres_cluster(action):
+    """`pg_ctlcluster VERSION NAME action` (start, stop, restart), as root or through sudo."""
+    sudo = [] if os.geteuid() == 0 else ["sudo"]
+    subprocess.run(sudo + ["pg_ctlcluster"] + POSTGRES_CLUSTER + [action], check=True, capture_output=True,
+                   text=True, timeout=120)
+
+
+def postgres_running():
+    sudo = [] if os.geteuid() == 0 else ["sudo"]
+    return subprocess.run(sudo + ["pg_ctlcluster"] + POSTGRES_CLUSTER + ["status"], capture_output=True).returncode == 0
+
+
+def wait_for_postgres(timeout=60.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        ready = subprocess.run(["psql", POSTGRES_URL, "-X", "-q", "-c", "SELECT 1"], capture_output=True)
+        if ready.returncode == 0:
+            return
+        if time.monotonic() >= deadline:
+            raise AssertionError("PostgreSQL did not accept connections within %.0fs: %s" % (timeout, ready.stderr))
+        time.sleep(0.1)
+
+
+class PostgresTestCase(HyperionTestCase):
+    """A HyperionTestCase whose storage is a fresh PostgreSQL database of its own, dropped at the end (so postgres
+    tests never see each other's data). The server is left running even when a test stopped it."""
+
+    def setUp(self):
+        super().setUp()
+        if not POSTGRES_URL:
+            self.fail("HYPERION_TEST_POSTGRES_URL is not set; run this test through CTest (ctest -L postgres), which "
+                      "starts the server with scripts/start-postgres")
+        self.database = "hyperion_e2e_%d_%s" % (os.getpid(), re.sub(r"[^a-z0-9]", "_", self.id().lower())[-30:])
+        postgres_admin("DROP DATABASE IF EXISTS %s WITH (FORCE)" % self.database)
+        postgres_admin("CREATE DATABASE %s ENCODING 'UTF8' TEMPLATE template0" % self.database)
+        # Cleanups run last in, first out: the server is up again before the database is dropped.
+        self.addCleanup(self._drop_database)
+        self.addCleanup(self._ensure_server)
+        self.storage = re.sub(r"/[^/?]*(\?|$)", "/" + self.database + r"\1", POSTGRES_URL.split("://", 1)[1], count=1)
+        self.storage = POSTGRES_URL.split("://", 1)[0] + "://" + self.storage
+
+    def _drop_database(self):
+        # FORCE ends leftover connections of ours but fails on an autovacuum worker, which a plain DROP ends itself.
+        for attempt in range(10):
+            try:
+                postgres_admin("DROP DATABASE IF EXISTS %s%s" % (self.database, " WITH (FORCE)" if attempt % 2 else ""))
+                return
+            except subprocess.CalledProcessError:
+                if attempt == 9:
+                    raise
+                time.sleep(0.2)
+
+    @staticmethod
+    def _ensure_server():
+        if not postgres_running():
+            postgres_cluster("start")
+        wait_for_postgres()
+

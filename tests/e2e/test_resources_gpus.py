@@ -7,6 +7,7 @@ import json
 import os
 import sqlite3
 import unittest
+import unittest.mock
 
 from e2e_support import HyperionTestCase, max_overlap
 
@@ -28,6 +29,11 @@ class ResourcePoolTest(HyperionTestCase):
     def config(self, extra, trials=8, fail=0, hang=0):
         text = CONFIG.replace("@N@", str(trials)).replace("@FAIL@", str(fail)).replace("@HANG@", str(hang))
         return self.write_config(text.replace("@EXTRA@", extra))
+
+    def run_seeing(self, visible, config):
+        """Runs the config with CUDA_VISIBLE_DEVICES set to `visible` for hyperion (what `gpus: auto` reads)."""
+        with unittest.mock.patch.dict(os.environ, {"CUDA_VISIBLE_DEVICES": visible}):
+            return self.run_experiment(config)
 
     def seen(self):
         """The trial's own record of what it received, by trial number (first attempt)."""
@@ -131,16 +137,7 @@ class ResourcePoolTest(HyperionTestCase):
         self.assertEqual(max_overlap([(t["started_at"], t["ended_at"]) for t in trials]), 2, trials)
 
     def test_gpus_auto_reads_cuda_visible_devices(self):
-        config = self.config("resources: {gpus: auto}", trials=4)
-        old = os.environ.get("CUDA_VISIBLE_DEVICES")
-        os.environ["CUDA_VISIBLE_DEVICES"] = "5,6"
-        try:
-            r = self.run_experiment(config)
-        finally:
-            if old is None:
-                del os.environ["CUDA_VISIBLE_DEVICES"]
-            else:
-                os.environ["CUDA_VISIBLE_DEVICES"] = old
+        r = self.run_seeing("5,6", self.config("resources: {gpus: auto}", trials=4))
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("gpus: auto found 2 GPU(s) through CUDA_VISIBLE_DEVICES: 5, 6", r.stdout + r.stderr)
         self.assertEqual({rec["cuda"] for rec in self.seen().values()}, {"5", "6"})
@@ -148,16 +145,7 @@ class ResourcePoolTest(HyperionTestCase):
         self.assertEqual(max_overlap([(t["started_at"], t["ended_at"]) for t in trials]), 2, trials)
 
     def test_gpus_auto_without_a_gpu_runs_on_cpu_slots(self):
-        config = self.config("parallel: 2\nresources: {gpus: auto}", trials=2)
-        old = os.environ.get("CUDA_VISIBLE_DEVICES")
-        os.environ["CUDA_VISIBLE_DEVICES"] = ""
-        try:
-            r = self.run_experiment(config)
-        finally:
-            if old is None:
-                del os.environ["CUDA_VISIBLE_DEVICES"]
-            else:
-                os.environ["CUDA_VISIBLE_DEVICES"] = old
+        r = self.run_seeing("", self.config("parallel: 2\nresources: {gpus: auto}", trials=2))
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn("gpus: auto found no GPU", r.stdout + r.stderr)
         self.assertEqual({rec["cuda"] for rec in self.seen().values()}, {""})

@@ -35,6 +35,8 @@ __all__ = [
     "trial_number",
     "experiment",
     "budget",
+    "save_checkpoint",
+    "restore_checkpoint",
 ]
 
 # Control files that have already said stop. Per the protocol, should_stop()
@@ -255,3 +257,17 @@ def budget():
         raise ValueError(
             "HYPERION_BUDGET_FROM and HYPERION_BUDGET_TO must both be numbers, got %r and %r" % (lo, hi)
         ) from None
+
+
+def save_checkpoint(step, model, optimizer=None, generators=()):
+    """Saves a PyTorch model, optimizer and RNG states into checkpoint_dir(); see hyperion.checkpoint."""
+    from hyperion.checkpoint import save_checkpoint as save
+
+    return save(step, model, optimizer, generators)
+
+
+def restore_checkpoint(model, optimizer=None, generators=()):
+    """Restores what save_checkpoint() saved from restore_from(); returns the step reached (0: fresh start)."""
+    from hyperion.checkpoint import restore_checkpoint as restore
+
+    return restore(model, optimizer, generators)

@@ -13,7 +13,9 @@
 #include <iterator>
 
 #include "hyperion/agent/agent.h"
+#include "hyperion/cli/completion.h"
 #include "hyperion/cli/decision_view.h"
+#include "hyperion/cli/export.h"
 #include "hyperion/cli/graph_data.h"
 #include "hyperion/cli/graph_view.h"
 #include "hyperion/cli/progress.h"
@@ -28,6 +30,8 @@
 #include "hyperion/resources/resource_pool.h"
 #include "hyperion/storage/storage.h"
 #include "hyperion/tracking/make_trackers.h"
+#include "hyperion/tracking/mlflow_tracker.h"
+#include "hyperion/tracking/tensorboard_tracker.h"
 
 #ifndef HYPERION_PYTHON_CLIENT_DIR
 #define HYPERION_PYTHON_CLIENT_DIR ""
@@ -168,6 +172,14 @@ struct RunOptions {
   std::optional<int> ui_port;  // serve the dashboard on 127.0.0.1:PORT while the run lasts
 };
 
+// The command that continues this run: everything that chose its experiment goes in, so following it resumes
+// this one. A password in the storage URL is masked: the hint may end up in a log.
+std::string ResumeCommand(const RunOptions& options) {
+  std::string extra = options.storage.empty() ? "" : " --storage " + MaskStorageUrl(options.storage);
+  if (!options.experiment.empty()) extra += " --experiment " + options.experiment;
+  return "hyperion run " + options.config + extra + " --resume";
+}
+
 int Run(const RunOptions& options) {
   if (std::error_code ec; fs::is_directory(options.config, ec)) {
     return Fail(InvalidArgumentError("config '" + options.config +
@@ -229,6 +241,12 @@ int Run(const RunOptions& options) {
   // was not delivered.
   observer.Finish(!summary.ok() ? "failed" : summary->stop_signal ? "interrupted" : "finished", 10);
   progress.Finish();
+  if (summary.status().code() == StatusCode::kUnavailable) {
+    // The database went away for longer than its retry limit: nothing finished is lost (trials that ended
+    // meanwhile are stored by the resume), so say how to go on.
+    return Fail(UnavailableError(summary.status().message() + "; continue it with `" +
+                                 ResumeCommand(options) + "` once the database is back"));
+  }
   if (!summary.ok()) return Fail(summary.status());
 
   std::vector<std::string> counts;
@@ -247,10 +265,7 @@ int Run(const RunOptions& options) {
   std::printf("stored in %s; see `hyperion trials --storage %s`\n", (*storage)->Url().c_str(),
               (*storage)->Url().c_str());
   if (summary->stop_signal || summary->experiment.status == "interrupted") {
-    // Everything that chose this experiment goes into the hint, so following it resumes this one.
-    std::string extra = options.storage.empty() ? "" : " --storage " + options.storage;
-    if (!options.experiment.empty()) extra += " --experiment " + options.experiment;
-    std::printf("continue it with `hyperion run %s%s --resume`\n", options.config.c_str(), extra.c_str());
+    std::printf("continue it with `%s`\n", ResumeCommand(options).c_str());
   }
   if (summary->stop_signal) return 128 + summary->stop_signal;
   return summary->best ? kExitOk : kExitFailure;
@@ -407,10 +422,7 @@ int Show(const QueryOptions& options) {
   std::map<std::string, std::pair<int64_t, double>> latest;
   for (const auto& r : *reports) {
     if (r.attempt != t.attempt) continue;
-    report_json.push_back(
-        Json{{"step", r.step},
-             {"metric", r.metric},
-             {"value", std::isfinite(r.value) ? Json(r.value) : Json(FormatNumber(r.value))}});
+    report_json.push_back(Json{{"step", r.step}, {"metric", r.metric}, {"value", NumberJson(r.value)}});
     latest[r.metric] = {r.step, r.value};
   }
   // What the resource pool gave its latest attempt, when the run managed resources.
@@ -550,6 +562,74 @@ int Decisions(const DecisionsCommand& command) {
   }
   options.width = OutputWidth();
   std::fputs(RenderDecisions(*data, options).c_str(), stdout);
+  return kExitOk;
+}
+
+struct ExportCommand {
+  QueryOptions query;
+  std::string table = "trials";
+  std::string format = "csv";
+  std::string output;
+  std::string to;  // a tracker to replay into: mlflow or tensorboard
+  std::string mlflow_uri;
+  std::string mlflow_experiment;
+  std::string logdir;
+};
+
+int Export(const ExportCommand& command) {
+  // Checked before anything is read, so a typo costs nothing.
+  if (!command.to.empty() && command.to != "mlflow" && command.to != "tensorboard")
+    return Fail(InvalidArgumentError("--to " + command.to + ": use mlflow or tensorboard"), kExitUsage);
+  if (command.to == "mlflow" && command.mlflow_uri.empty())
+    return Fail(InvalidArgumentError("--to mlflow needs --mlflow-uri http://HOST:PORT"), kExitUsage);
+  if (command.to == "tensorboard" && command.logdir.empty())
+    return Fail(InvalidArgumentError("--to tensorboard needs --logdir DIR"), kExitUsage);
+  auto loaded = LoadTrials(command.query);
+  if (!loaded.ok()) return FailLookup(loaded.status());
+  ExportData data;
+  data.experiment = loaded->loaded.experiment;
+  data.trials = std::move(loaded->trials);
+  Storage& storage = *loaded->loaded.storage;
+  if (command.table == "reports" || !command.to.empty()) {
+    for (const auto& t : data.trials) {
+      auto reports = storage.ListReports(t.id);
+      if (!reports.ok()) return Fail(reports.status());
+      data.reports.insert(data.reports.end(), reports->begin(), reports->end());
+    }
+  }
+  if (command.table == "decisions") {
+    auto decisions = LoadEvents(storage, data.experiment.id, DecisionEventTypes());
+    if (!decisions.ok()) return Fail(decisions.status());
+    data.decisions = std::move(decisions).value();
+  }
+  if (!command.to.empty()) {
+    std::unique_ptr<Tracker> tracker;
+    if (command.to == "mlflow")
+      tracker = std::make_unique<MlflowTracker>(command.mlflow_uri, command.mlflow_experiment);
+    else
+      tracker =
+          std::make_unique<TensorBoardTracker>(fs::absolute(command.logdir).lexically_normal().string());
+    if (Status replayed = ReplayInto(*tracker, data); !replayed.ok())
+      return Fail(Status(replayed.code(), tracker->Name() + ": " + replayed.message()));
+    std::printf("exported %zu trials of '%s' to %s\n", data.trials.size(), data.experiment.name.c_str(),
+                tracker->Name().c_str());
+    return kExitOk;
+  }
+  auto text = ExportText(data, command.table, command.format);
+  if (!text.ok()) return Fail(text.status(), kExitUsage);
+  if (command.output.empty()) {
+    std::fwrite(text->data(), 1, text->size(), stdout);
+    return std::fflush(stdout) == 0 ? kExitOk : kExitFailure;
+  }
+  // Written beside the target and renamed over it: a reader never sees half a file.
+  const std::string partial = command.output + ".partial";
+  std::FILE* file = std::fopen(partial.c_str(), "wb");
+  bool written = file && std::fwrite(text->data(), 1, text->size(), file) == text->size();
+  if (file) written = std::fclose(file) == 0 && written;
+  if (!written || std::rename(partial.c_str(), command.output.c_str()) != 0) {
+    std::remove(partial.c_str());
+    return Fail(UnavailableError("cannot write " + command.output + ": " + std::strerror(errno)));
+  }
   return kExitOk;
 }
 
@@ -699,6 +779,27 @@ int Main(int argc, char** argv) {
       "Examples:\n  hyperion decisions --limit 20\n  hyperion decisions --trial 4 --json\n\nSee "
       "docs/decisions.md.");
 
+  ExportCommand export_command;
+  auto* export_cmd = app.add_subcommand(
+      "export",
+      "An experiment's trials, reports or decisions as CSV, JSON or JSON Lines (names and values byte for "
+      "byte), or its runs into MLflow or TensorBoard after the fact");
+  AddQueryOptions(export_cmd, export_command.query, false);
+  export_cmd->add_option("--table", export_command.table, "trials (default), reports or decisions")
+      ->check(CLI::IsMember({"trials", "reports", "decisions"}));
+  export_cmd->add_option("--format", export_command.format, "csv (default), json or jsonl")
+      ->check(CLI::IsMember({"csv", "json", "jsonl"}));
+  export_cmd->add_option("-o,--output", export_command.output, "write to this file instead of stdout");
+  export_cmd->add_option("--to", export_command.to, "replay the experiment into mlflow or tensorboard");
+  export_cmd->add_option("--mlflow-uri", export_command.mlflow_uri, "with --to mlflow: http://HOST:PORT");
+  export_cmd->add_option("--mlflow-experiment", export_command.mlflow_experiment,
+                         "with --to mlflow: the MLflow experiment (default: the experiment's name)");
+  export_cmd->add_option("--logdir", export_command.logdir, "with --to tensorboard: the log folder");
+  export_cmd->footer(
+      "Examples:\n  hyperion export --experiment digits --format csv -o trials.csv\n  hyperion export "
+      "--table reports --format jsonl\n  hyperion export --to mlflow --mlflow-uri http://127.0.0.1:5000\n  "
+      "hyperion export --to tensorboard --logdir tb && tensorboard --logdir tb\n\nSee docs/integrations.md.");
+
   NoteCommand note;
   auto* note_cmd = app.add_subcommand(
       "note",
@@ -731,6 +832,14 @@ int Main(int argc, char** argv) {
       "8080\n\nSee "
       "docs/dashboard.md and docs/api.md.");
 
+  std::string completion_shell;
+  auto* completion_cmd = app.add_subcommand("completion", "A shell completion script for bash or zsh");
+  completion_cmd->add_option("shell", completion_shell, "bash or zsh")->required();
+  completion_cmd->footer(
+      "Examples:\n  source <(hyperion completion bash)     # add it to ~/.bashrc to keep it\n  hyperion "
+      "completion bash > /etc/bash_completion.d/hyperion\n  source <(hyperion completion zsh)      # in "
+      "~/.zshrc");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -756,6 +865,13 @@ int Main(int argc, char** argv) {
   if (tree_cmd->parsed()) return Tree(tree);
   if (trace_cmd->parsed()) return Trace(trace);
   if (decisions_cmd->parsed()) return Decisions(decisions);
+  if (export_cmd->parsed()) return Export(export_command);
+  if (completion_cmd->parsed()) {
+    auto script = CompletionScript(app, completion_shell);
+    if (!script.ok()) return Fail(script.status(), kExitUsage);
+    std::fputs(script->c_str(), stdout);
+    return kExitOk;
+  }
   if (note_cmd->parsed()) return Note(note);
   if (ui_cmd->parsed()) return Ui(ui);
   return kExitUsage;

@@ -16,6 +16,12 @@ std::string FormatNumber(double value) {
   return std::string(buffer, end);
 }
 
+Json NumberJson(double value) {
+  if (std::isnan(value)) return "NaN";
+  if (std::isinf(value)) return value > 0 ? "Infinity" : "-Infinity";
+  return value;
+}
+
 std::string ScalarToArgument(const Json& value) {
   switch (value.type()) {
     case Json::value_t::string:

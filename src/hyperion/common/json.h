@@ -15,6 +15,9 @@ using Json = nlohmann::ordered_json;
 // A number as the shortest text that reads back to the same double ("0.1", "1e-05", "3"); "nan", "inf",
 // "-inf".
 std::string FormatNumber(double value);
+// A number as JSON; NaN and the infinities, which JSON cannot hold, by the names the trial client writes them
+// with: "NaN", "Infinity", "-Infinity".
+Json NumberJson(double value);
 
 // A JSON scalar as a command-line argument: strings as they are (no quotes), numbers via FormatNumber,
 // integers exactly, true/false, null as "null". Arrays and objects as compact JSON.

@@ -121,6 +121,20 @@ std::pair<std::string, std::string> StoredStrategyOptions(const Json& stored, co
   return {DumpJson(before), DumpJson(now)};
 }
 
+// Beside a trial's files: how its process ended, written before the end is stored. When the database is away
+// at that moment, the run stops, and the resume stores the end from this record and the trial's files.
+constexpr const char* kExitRecord = "exit.json";
+
+std::optional<Json> ReadExitRecord(const Trial& trial) {
+  std::ifstream in(fs::path(trial.trial_dir) / kExitRecord, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  Json record = Json::parse(text, nullptr, /*allow_exceptions=*/false);
+  // Another attempt's record (or half a file) says nothing about this one.
+  if (!record.is_object() || record.value("attempt", 0) != trial.attempt) return std::nullopt;
+  return record;
+}
+
 }  // namespace
 
 // A trial whose process is alive: its metric reader, deadlines and how it is meant to end.
@@ -141,6 +155,9 @@ struct Orchestrator::Running {
   std::optional<double> last_value, best_value;
   std::optional<int64_t> last_step, best_step;
   std::vector<std::string> metric_names;
+  // Report rows of this attempt that are stored already and come first in its files: a trial whose end is
+  // replayed on resume (RecoverUnfinished) reads its files from the start.
+  size_t stored_rows = 0;
 };
 
 // A slow agent's call in flight. The worker thread decides on a snapshot it owns; the reply comes back
@@ -369,6 +386,7 @@ Status Orchestrator::SaveTrial(const Trial& trial, const std::string& event_type
   event.type = event_type;
   payload["number"] = trial.number;
   event.payload = std::move(payload);
+  // The body may run twice (a dropped database connection redoes the transaction): it only assigns.
   HYP_RETURN_IF_ERROR(storage_.RunInTransaction([&]() -> Status {
     HYP_RETURN_IF_ERROR(storage_.UpdateTrial(trial));
     HYP_ASSIGN_OR_RETURN(event.id, storage_.AppendEvent(event));
@@ -458,9 +476,9 @@ Status Orchestrator::Start() {
     for (const auto& t : trials_)
       taken_.insert(DuplicateKey(t.params, t.parents, t.budget_from, t.budget_to));
     HYP_RETURN_IF_ERROR(storage_.SetExperimentStatus(experiment_.id, "running", std::nullopt));
-    HYP_RETURN_IF_ERROR(RecoverUnfinished());
     {
-      // The pruner and the agent read every trial's curve, so the stored reports come back first.
+      // The pruner and the agent read every trial's curve, so the stored reports come back first (before
+      // RecoverUnfinished, which rebuilds the curves of the trials it replays or requeues).
       for (const auto& t : trials_) {
         HYP_ASSIGN_OR_RETURN(auto reports, storage_.ListReports(t.id));
         for (const auto& r : reports) {
@@ -469,6 +487,7 @@ Status Orchestrator::Start() {
         }
       }
     }
+    HYP_RETURN_IF_ERROR(RecoverUnfinished());
   } else {
     seed_ = config_.strategy.seed.value_or(std::random_device{}() & 0x7fffffff);
     ExperimentRecord record;
@@ -507,6 +526,11 @@ Status Orchestrator::Start() {
 Status Orchestrator::RecoverUnfinished() {
   for (auto& t : trials_) {
     if (t.state == TrialState::kRunning) {
+      if (std::optional<Json> record = ReadExitRecord(t)) {
+        // It ended while its end could not be stored (the database was away): store it now, from its files.
+        HYP_RETURN_IF_ERROR(ReplayExit(t, *record));
+        continue;
+      }
       // The orchestrator that ran it is gone. Stop what is left of the trial, then run it again.
       if (t.pid && IsProcessOfTrial(*t.pid, t.id)) ::kill(-static_cast<pid_t>(*t.pid), SIGKILL);
       t.state = TrialState::kInterrupted;
@@ -528,6 +552,50 @@ Status Orchestrator::RecoverUnfinished() {
   return Status::Ok();
 }
 
+void Orchestrator::WriteExitRecord(const Trial& trial, const TrialExit& exit, const Running* running) {
+  Json record{{"attempt", trial.attempt}, {"signaled", exit.signaled}, {"code", exit.code}};
+  if (running && running->end_state) {
+    // Why we stopped it, which its exit alone does not tell (a timeout, a prune).
+    record["end_state"] = TrialStateName(*running->end_state);
+    record["end_reason"] = running->end_reason;
+    record["end_source"] = running->end_source;
+    record["end_evidence"] = running->end_evidence;
+  }
+  // Replaced atomically: a resume never reads half a record.
+  fs::path path = fs::path(trial.trial_dir) / kExitRecord;
+  fs::path temporary = path.string() + ".tmp";
+  {
+    std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
+    out << DumpJson(record) << "\n";
+  }
+  std::error_code ec;
+  fs::rename(temporary, path, ec);
+}
+
+Status Orchestrator::ReplayExit(Trial& trial, const Json& record) {
+  auto running =
+      std::make_unique<Running>(trial.id, trial.trial_dir, config_.stdout_metrics, config_.objective.metric);
+  HYP_ASSIGN_OR_RETURN(auto stored, storage_.ListReports(trial.id));
+  running->stored_rows = static_cast<size_t>(std::count_if(
+      stored.begin(), stored.end(), [&](const Report& r) { return r.attempt == trial.attempt; }));
+  if (record.contains("end_state")) {
+    auto state = TrialStateFromName(record.value("end_state", std::string()));
+    if (state.ok()) {
+      running->end_state = *state;
+      running->end_reason = record.value("end_reason", std::string());
+      running->end_source = record.value("end_source", std::string());
+      running->end_evidence = record.value("end_evidence", Json());
+    }
+  }
+  curves_.erase(trial.id);  // rebuilt from the files, which hold every report of the attempt
+  running_[trial.id] = std::move(running);
+  TrialExit exit;
+  exit.trial_id = trial.id;
+  exit.signaled = record.value("signaled", false);
+  exit.code = record.value("code", 0);
+  return HandleExit(exit, /*replayed=*/true);
+}
+
 Status Orchestrator::LaunchTrial(Trial& trial) {
   trial.trial_dir = TrialDirFor(trial);
   trial.checkpoint_dir = (fs::path(trial.trial_dir) / "checkpoint").string();
@@ -537,9 +605,16 @@ Status Orchestrator::LaunchTrial(Trial& trial) {
   fs::permissions(experiment_dir_, fs::perms::owner_all, fs::perm_options::replace, ec);
   // Files of an earlier attempt move to attempt-N/, so this attempt's reader starts from empty files and
   // writes into an empty checkpoint folder. When that attempt left a checkpoint, this one continues from it.
+  // Files of this very attempt are left by a launch whose start never reached the database (it went away
+  // just then; the run stopped and killed the trial): they are not this attempt's and go.
+  fs::path archive = fs::path(trial.trial_dir) / ("attempt-" + std::to_string(trial.attempt - 1));
+  for (const char* name : {"stdout.log", "stderr.log", "metrics.jsonl", "control.json", kExitRecord}) {
+    fs::path file = fs::path(trial.trial_dir) / name;
+    if (fs::exists(file, ec) && (trial.attempt == 1 || fs::exists(archive / name, ec))) fs::remove(file, ec);
+  }
   if (trial.attempt > 1) {
-    fs::path archive = fs::path(trial.trial_dir) / ("attempt-" + std::to_string(trial.attempt - 1));
-    for (const char* name : {"stdout.log", "stderr.log", "metrics.jsonl", "control.json", "checkpoint"}) {
+    for (const char* name :
+         {"stdout.log", "stderr.log", "metrics.jsonl", "control.json", kExitRecord, "checkpoint"}) {
       fs::path file = fs::path(trial.trial_dir) / name;
       if (fs::exists(file, ec)) {
         fs::create_directories(archive, ec);
@@ -607,6 +682,14 @@ Status Orchestrator::LaunchTrial(Trial& trial) {
   trial.ended_at.reset();
   trial.error.clear();
   trial.pid = launched.ok() ? std::optional<int64_t>(executor_->ProcessId(trial.id)) : std::nullopt;
+  if (launched.ok()) {
+    // Tracked before its start is stored: when storing fails, the run stops, and stops this trial with it.
+    auto running = std::make_unique<Running>(trial.id, trial.trial_dir, config_.stdout_metrics,
+                                             config_.objective.metric);
+    running->started = MonotonicSeconds();
+    if (config_.trial.timeout) running->deadline = running->started + *config_.trial.timeout;
+    running_[trial.id] = std::move(running);
+  }
   Json started{{"attempt", trial.attempt}, {"pid", trial.pid ? Json(*trial.pid) : Json()}};
   if (pool_) started["resources"] = resources_json;
   HYP_RETURN_IF_ERROR(SaveTrial(trial, "trial_started", started));
@@ -624,11 +707,6 @@ Status Orchestrator::LaunchTrial(Trial& trial) {
     end_reason_ = "stopped: trial #" + std::to_string(trial.number) + " could not start: " + trial.error;
     return Status::Ok();
   }
-  auto running =
-      std::make_unique<Running>(trial.id, trial.trial_dir, config_.stdout_metrics, config_.objective.metric);
-  running->started = MonotonicSeconds();
-  if (config_.trial.timeout) running->deadline = running->started + *config_.trial.timeout;
-  running_[trial.id] = std::move(running);
   observer_.OnTrialStarted(trial);
   return Status::Ok();
 }
@@ -898,6 +976,8 @@ Result<int> Orchestrator::ApplyReply(AgentReply reply, const std::string& agent_
     event.experiment_id = experiment_.id;
     event.type = events::kTrialProposed;
     Result<Trial> made = Status::Ok();
+    // The body may run twice (a dropped database connection redoes the transaction): it only assigns, and
+    // what it changes in memory (trials_, taken_) is changed after the commit.
     HYP_RETURN_IF_ERROR(storage_.RunInTransaction([&]() -> Status {
       made = storage_.CreateTrial(trial);
       if (!made.ok()) return made.status();
@@ -966,6 +1046,9 @@ Status Orchestrator::PollMetrics(Running& running, bool final_read) {
     }
     observer_.OnTrialReport(*trial, report);
   }
+  const size_t stored = std::min(rows.size(), running.stored_rows);
+  running.stored_rows -= stored;
+  rows.erase(rows.begin(), rows.begin() + static_cast<std::ptrdiff_t>(stored));
   HYP_RETURN_IF_ERROR(storage_.AppendReports(rows));
   if (running.last_step) {
     // The agent sees reports as events too (kept in memory only: the reports table is their record).
@@ -1019,13 +1102,14 @@ Status Orchestrator::CheckDeadlines() {
   return Status::Ok();
 }
 
-Status Orchestrator::HandleExit(const TrialExit& exit) {
+Status Orchestrator::HandleExit(const TrialExit& exit, bool replayed) {
   auto it = running_.find(exit.trial_id);
   if (it == running_.end()) return Status::Ok();
   Running& running = *it->second;
-  HYP_RETURN_IF_ERROR(PollMetrics(running, /*final_read=*/true));
   Trial* trial = FindTrial(exit.trial_id);
   if (!trial) return InternalError("an ended trial is missing from the experiment");
+  if (!replayed) WriteExitRecord(*trial, exit, &running);
+  HYP_RETURN_IF_ERROR(PollMetrics(running, /*final_read=*/true));
 
   TrialState state = TrialState::kCompleted;
   std::string reason;
@@ -1088,7 +1172,13 @@ Status Orchestrator::HandleExit(const TrialExit& exit) {
     payload["evidence"] = evidence;
   }
   HYP_RETURN_IF_ERROR(SaveTrial(*trial, std::string("trial_") + TrialStateName(state), payload));
-  observer_.OnTrialEnded(*trial, Best());
+  if (replayed) {
+    // Before the run's start is shown, which counts it among the finished trials.
+    observer_.OnMessage("trial #" + std::to_string(trial->number) + " " + TrialStateName(state) +
+                        " while the database was away; its result is stored now");
+  } else {
+    observer_.OnTrialEnded(*trial, Best());
+  }
   return Status::Ok();
 }
 
@@ -1309,13 +1399,25 @@ Result<RunSummary> Orchestrator::Run() {
   Status loop = Loop();
   if (!loop.ok()) {
     // Storage or an internal error: stop every trial before reporting it, so nothing runs on unattended.
+    const size_t stopped = running_.size();
     StopAll(TrialState::kInterrupted, "the orchestrator failed: " + loop.message(), true);
     for (int i = 0; i < 100 && !running_.empty(); ++i) {
       for (const auto& exit : executor_->CollectExits()) {
+        // One that ended by itself meanwhile keeps its end for the resume, as HandleExit would have.
+        const Trial* trial = FindTrial(exit.trial_id);
+        if (!exit.signaled && trial && running_.count(exit.trial_id)) WriteExitRecord(*trial, exit, nullptr);
         running_.erase(exit.trial_id);
         if (pool_) pool_->Release(exit.trial_id);
       }
       ::usleep(20000);
+    }
+    if (loop.code() == StatusCode::kUnavailable) {
+      // The database is away (past its retry limit): writing how the run ended would only wait for it again.
+      // The experiment stays "running" under this process, which a resume takes over as a dead owner's.
+      return UnavailableError(loop.message() + "; the run stopped" +
+                              (stopped ? " and stopped its " + std::to_string(stopped) + " running trial" +
+                                             (stopped == 1 ? "" : "s")
+                                       : std::string()));
     }
     (void)storage_.SetExperimentStatus(experiment_.id, "failed", WallSeconds());
     (void)storage_.ReleaseExperiment(experiment_.id, owner_);

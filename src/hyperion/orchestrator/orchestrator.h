@@ -90,7 +90,12 @@ class Orchestrator {
   Status FillSlots();
   Status LaunchTrial(Trial& trial);
   Status PollMetrics(Running& running, bool final_read);
-  Status HandleExit(const TrialExit& exit);
+  // Stores how a trial ended. `replayed`: an end found on resume (ReplayExit), whose record exists already.
+  Status HandleExit(const TrialExit& exit, bool replayed = false);
+  // Writes the trial's exit record (kExitRecord) before its end is stored; `running` adds why we stopped it.
+  void WriteExitRecord(const Trial& trial, const TrialExit& exit, const Running* running);
+  // Stores the end of a trial that ended while the database was away, from its exit record and its files.
+  Status ReplayExit(Trial& trial, const Json& record);
   Status CheckDeadlines();
   void StopTrial(Running& running, TrialState end_state, const std::string& reason, bool immediately);
   // Asks a running trial to stop through control.json; SIGTERM follows after the grace period.

@@ -10,96 +10,13 @@
 #include <cstring>
 #include <filesystem>
 
+#include "hyperion/storage/sql_common.h"
+
 namespace hyperion {
 namespace {
 
-// Each entry brings the schema from version i to i + 1. Append only: a released migration never changes.
-const char* const kMigrations[] = {
-    // 1: experiments, the trial graph, reports and the event log.
-    R"sql(
-    CREATE TABLE experiments (
-      id INTEGER PRIMARY KEY,
-      name TEXT NOT NULL UNIQUE,
-      config_json TEXT NOT NULL,
-      objective_metric TEXT NOT NULL,
-      objective_mode TEXT NOT NULL CHECK (objective_mode IN ('min', 'max')),
-      strategy TEXT NOT NULL,
-      executor TEXT NOT NULL,
-      status TEXT NOT NULL,
-      created_at REAL NOT NULL,
-      ended_at REAL,
-      -- The orchestrator running the experiment ("host:pid") and when it last said so; '' when none.
-      owner TEXT NOT NULL DEFAULT '',
-      heartbeat_at REAL
-    );
-    CREATE TABLE trials (
-      id INTEGER PRIMARY KEY,
-      experiment_id INTEGER NOT NULL REFERENCES experiments(id),
-      number INTEGER NOT NULL,
-      state TEXT NOT NULL,
-      params_json TEXT NOT NULL,
-      value REAL,
-      value_step INTEGER,
-      operator TEXT NOT NULL,
-      change_label TEXT NOT NULL DEFAULT '',
-      rationale TEXT NOT NULL DEFAULT '',
-      evidence_json TEXT NOT NULL DEFAULT '{}',
-      budget_from REAL,
-      budget_to REAL,
-      trial_dir TEXT NOT NULL DEFAULT '',
-      checkpoint_dir TEXT NOT NULL DEFAULT '',
-      restore_from TEXT NOT NULL DEFAULT '',
-      attempt INTEGER NOT NULL DEFAULT 1,
-      error TEXT NOT NULL DEFAULT '',
-      pid INTEGER,
-      external_id TEXT NOT NULL DEFAULT '',
-      priority INTEGER NOT NULL DEFAULT 0,
-      created_at REAL,
-      started_at REAL,
-      ended_at REAL,
-      UNIQUE (experiment_id, number)
-    );
-    CREATE INDEX trials_by_state ON trials(experiment_id, state);
-    -- A trial's parents in order: position 0 is the primary parent (the checkpoint donor of a branch).
-    CREATE TABLE trial_parents (
-      trial_id INTEGER NOT NULL REFERENCES trials(id),
-      parent_id INTEGER NOT NULL REFERENCES trials(id),
-      position INTEGER NOT NULL,
-      PRIMARY KEY (trial_id, position)
-    );
-    CREATE INDEX trial_parents_by_parent ON trial_parents(parent_id);
-    -- One row per metric per report; a NULL value is NaN (SQLite cannot hold NaN).
-    CREATE TABLE reports (
-      trial_id INTEGER NOT NULL REFERENCES trials(id),
-      attempt INTEGER NOT NULL,
-      step INTEGER NOT NULL,
-      metric TEXT NOT NULL,
-      value REAL,
-      time REAL NOT NULL
-    );
-    CREATE INDEX reports_by_trial ON reports(trial_id, metric, step);
-    CREATE TABLE events (
-      id INTEGER PRIMARY KEY,
-      experiment_id INTEGER NOT NULL REFERENCES experiments(id),
-      trial_id INTEGER REFERENCES trials(id),
-      time REAL NOT NULL,
-      type TEXT NOT NULL,
-      payload_json TEXT NOT NULL
-    );
-    CREATE INDEX events_by_experiment ON events(experiment_id, id);
-    )sql",
-    // 2: the agent reads notes and earlier decisions by type without scanning the whole log.
-    R"sql(
-    CREATE INDEX events_by_type ON events(experiment_id, type, id);
-    )sql",
-};
-
-constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
-
-constexpr const char* kTrialColumns =
-    "id, experiment_id, number, state, params_json, value, value_step, operator, change_label, rationale, "
-    "evidence_json, budget_from, budget_to, trial_dir, checkpoint_dir, restore_from, attempt, error, pid, "
-    "external_id, priority, created_at, started_at, ended_at";
+// How many migrations this build knows; PRAGMA user_version records how many a database has had.
+const int kSchemaVersion = static_cast<int>(sql::Migrations().size());
 
 }  // namespace
 
@@ -163,45 +80,6 @@ class SqliteStorage::Statement {
   sqlite3_stmt* stmt_;
 };
 
-namespace {
-
-// The columns a trial's life changes, in the order BindMutableFields binds them; shared by INSERT and UPDATE.
-constexpr const char* kTrialMutableColumns =
-    "state, params_json, value, value_step, operator, change_label, rationale, evidence_json, budget_from, "
-    "budget_to, trial_dir, checkpoint_dir, restore_from, attempt, error, pid, external_id, priority, "
-    "started_at, "
-    "ended_at";
-constexpr const char* kTrialMutablePlaceholders =
-    "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?";
-
-}  // namespace
-
-// Binds kTrialMutableColumns from parameter index `first` on; returns the next free index.
-int SqliteStorage::BindMutableFields(Statement& q, const Trial& t, int first) {
-  int i = first;
-  q.Bind(i++, std::string(TrialStateName(t.state)));
-  q.Bind(i++, DumpJson(t.params));
-  q.Bind(i++, t.value);
-  q.Bind(i++, t.value_step);
-  q.Bind(i++, t.op);
-  q.Bind(i++, t.change_label);
-  q.Bind(i++, t.rationale);
-  q.Bind(i++, DumpJson(t.evidence));
-  q.Bind(i++, t.budget_from);
-  q.Bind(i++, t.budget_to);
-  q.Bind(i++, t.trial_dir);
-  q.Bind(i++, t.checkpoint_dir);
-  q.Bind(i++, t.restore_from);
-  q.Bind(i++, t.attempt);
-  q.Bind(i++, t.error);
-  q.Bind(i++, t.pid);
-  q.Bind(i++, t.external_id);
-  q.Bind(i++, t.priority);
-  q.Bind(i++, t.started_at);
-  q.Bind(i++, t.ended_at);
-  return i;
-}
-
 int SqliteStorage::CurrentSchemaVersion() { return kSchemaVersion; }
 
 Result<std::unique_ptr<SqliteStorage>> SqliteStorage::Open(const std::string& path, bool create) {
@@ -242,8 +120,14 @@ Result<std::unique_ptr<SqliteStorage>> SqliteStorage::Open(const std::string& pa
   sqlite3_busy_timeout(db, 30000);
   // WAL keeps readers (the CLI, the dashboard) from blocking the writer; NORMAL sync is durable against
   // crashes of the process, which is what a killed orchestrator needs.
-  Status pragmas =
-      storage->Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;");
+  // Switching a new file to WAL needs it to itself, and SQLite does not wait on the busy timeout for that:
+  // when several processes open a fresh file at once, the others wait here.
+  Status pragmas;
+  for (int tries = 0; tries < 1500; ++tries) {
+    pragmas = storage->Exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;");
+    if (pragmas.code() != StatusCode::kUnavailable) break;
+    ::usleep(20000);  // up to 30 s, as the busy timeout
+  }
   if (sqlite3_errcode(db) == SQLITE_NOTADB) {
     return InvalidArgumentError("'" + path + "' is not a SQLite database; choose another --storage");
   }
@@ -319,7 +203,8 @@ Status SqliteStorage::Migrate() {
                                      std::to_string(kSchemaVersion) + "); use a newer hyperion");
     }
     for (int v = version; v < kSchemaVersion; ++v) {
-      HYP_RETURN_IF_ERROR(Exec(kMigrations[v]).WithContext("schema migration " + std::to_string(v + 1)));
+      HYP_RETURN_IF_ERROR(
+          Exec(sql::Migrations()[v]).WithContext("schema migration " + std::to_string(v + 1)));
     }
     if (version != kSchemaVersion)
       HYP_RETURN_IF_ERROR(Exec("PRAGMA user_version = " + std::to_string(kSchemaVersion)));
@@ -352,21 +237,8 @@ Status SqliteStorage::RunInTransaction(const std::function<Status()>& body) {
 Result<ExperimentRecord> SqliteStorage::CreateExperiment(const ExperimentRecord& experiment) {
   ExperimentRecord out = experiment;
   Status status = WriteTransaction([&]() -> Status {
-    HYP_ASSIGN_OR_RETURN(Statement q, Prepare("INSERT INTO experiments (name, config_json, objective_metric, "
-                                              "objective_mode, strategy, executor, status, "
-                                              "created_at, ended_at, owner, heartbeat_at) "
-                                              "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
-    q.Bind(1, experiment.name)
-        .Bind(2, DumpJson(experiment.config))
-        .Bind(3, experiment.objective_metric)
-        .Bind(4, std::string(ObjectiveModeName(experiment.objective_mode)))
-        .Bind(5, experiment.strategy)
-        .Bind(6, experiment.executor)
-        .Bind(7, experiment.status)
-        .Bind(8, experiment.created_at)
-        .Bind(9, experiment.ended_at)
-        .Bind(10, experiment.owner)
-        .Bind(11, experiment.heartbeat_at);
+    HYP_ASSIGN_OR_RETURN(Statement q, Prepare(sql::kInsertExperiment));
+    sql::BindExperiment(q, experiment);
     if (q.Step() != SQLITE_DONE) {
       if (sqlite3_errcode(db_) == SQLITE_CONSTRAINT) {
         return AlreadyExistsError("an experiment named '" + experiment.name + "' already exists in " + Url());
@@ -380,62 +252,32 @@ Result<ExperimentRecord> SqliteStorage::CreateExperiment(const ExperimentRecord&
   return out;
 }
 
-namespace {
-constexpr const char* kExperimentColumns =
-    "SELECT id, name, config_json, objective_metric, objective_mode, strategy, executor, status, created_at, "
-    "ended_at, owner, heartbeat_at FROM experiments ";
-}  // namespace
-
-static ExperimentRecord ReadExperiment(const auto& q) {
-  ExperimentRecord e;
-  e.id = q.Int(0);
-  e.name = q.Text(1);
-  e.config = Json::parse(q.Text(2), nullptr, /*allow_exceptions=*/false);
-  e.objective_metric = q.Text(3);
-  e.objective_mode = q.Text(4) == "max" ? ObjectiveMode::kMaximize : ObjectiveMode::kMinimize;
-  e.strategy = q.Text(5);
-  e.executor = q.Text(6);
-  e.status = q.Text(7);
-  e.created_at = q.Double(8);
-  e.ended_at = q.OptDouble(9);
-  e.owner = q.Text(10);
-  e.heartbeat_at = q.OptDouble(11);
-  return e;
+// Runs an UPDATE that must change exactly one row; `lost` is the error when it changes none.
+Status SqliteStorage::UpdateOne(Statement& q, const std::string& doing, Status lost) {
+  if (q.Step() != SQLITE_DONE) return Error(doing);
+  return sqlite3_changes(db_) == 1 ? Status::Ok() : lost;
 }
 
 Status SqliteStorage::ClaimExperiment(int64_t experiment_id, const std::string& owner, double now,
                                       double stale_before, const std::string& dead_owner) {
   return WriteTransaction([&]() -> Status {
-    HYP_ASSIGN_OR_RETURN(Statement q,
-                         Prepare("UPDATE experiments SET owner = ?, heartbeat_at = ? WHERE id = ? AND "
-                                 "(owner = '' OR owner = ? OR owner = ? OR heartbeat_at < ?)"));
-    q.Bind(1, owner)
-        .Bind(2, now)
-        .Bind(3, experiment_id)
-        .Bind(4, owner)
-        .Bind(5, dead_owner)
-        .Bind(6, stale_before);
-    if (q.Step() != SQLITE_DONE) return Error("claiming the experiment");
-    if (sqlite3_changes(db_) != 1) return AbortedError("the experiment is owned by another orchestrator");
-    return Status::Ok();
+    HYP_ASSIGN_OR_RETURN(Statement q, Prepare(sql::kClaimExperiment));
+    sql::BindClaim(q, experiment_id, owner, now, stale_before, dead_owner);
+    return UpdateOne(q, "claiming the experiment", AbortedError(sql::kOwnedByAnother));
   });
 }
 
 Status SqliteStorage::Heartbeat(int64_t experiment_id, const std::string& owner, double now) {
   return WriteTransaction([&]() -> Status {
-    HYP_ASSIGN_OR_RETURN(Statement q,
-                         Prepare("UPDATE experiments SET heartbeat_at = ? WHERE id = ? AND owner = ?"));
+    HYP_ASSIGN_OR_RETURN(Statement q, Prepare(sql::kHeartbeat));
     q.Bind(1, now).Bind(2, experiment_id).Bind(3, owner);
-    if (q.Step() != SQLITE_DONE) return Error("recording a heartbeat");
-    if (sqlite3_changes(db_) != 1) return AbortedError("another orchestrator has taken over the experiment");
-    return Status::Ok();
+    return UpdateOne(q, "recording a heartbeat", AbortedError(sql::kTakenOver));
   });
 }
 
 Status SqliteStorage::ReleaseExperiment(int64_t experiment_id, const std::string& owner) {
   return WriteTransaction([&]() -> Status {
-    HYP_ASSIGN_OR_RETURN(Statement q,
-                         Prepare("UPDATE experiments SET owner = '' WHERE id = ? AND owner = ?"));
+    HYP_ASSIGN_OR_RETURN(Statement q, Prepare(sql::kReleaseExperiment));
     q.Bind(1, experiment_id).Bind(2, owner);
     if (q.Step() != SQLITE_DONE) return Error("releasing the experiment");
     return Status::Ok();
@@ -443,21 +285,21 @@ Status SqliteStorage::ReleaseExperiment(int64_t experiment_id, const std::string
 }
 
 Result<std::optional<ExperimentRecord>> SqliteStorage::FindExperiment(const std::string& name) {
-  static const std::string sql = std::string(kExperimentColumns) + "WHERE name = ?";
-  HYP_ASSIGN_OR_RETURN(Statement q, Prepare(sql.c_str()));
+  static const std::string text = std::string(sql::kSelectExperiments) + "WHERE name = ?";
+  HYP_ASSIGN_OR_RETURN(Statement q, Prepare(text.c_str()));
   q.Bind(1, name);
   int rc = q.Step();
-  if (rc == SQLITE_ROW) return std::optional<ExperimentRecord>(ReadExperiment(q));
+  if (rc == SQLITE_ROW) return std::optional<ExperimentRecord>(sql::ReadExperiment(q));
   if (rc == SQLITE_DONE) return std::optional<ExperimentRecord>();
   return Error("reading experiment '" + name + "'");
 }
 
 Result<std::vector<ExperimentRecord>> SqliteStorage::ListExperiments() {
-  static const std::string sql = std::string(kExperimentColumns) + "ORDER BY id";
-  HYP_ASSIGN_OR_RETURN(Statement q, Prepare(sql.c_str()));
+  static const std::string text = std::string(sql::kSelectExperiments) + "ORDER BY id";
+  HYP_ASSIGN_OR_RETURN(Statement q, Prepare(text.c_str()));
   std::vector<ExperimentRecord> out;
   int rc;
-  while ((rc = q.Step()) == SQLITE_ROW) out.push_back(ReadExperiment(q));
+  while ((rc = q.Step()) == SQLITE_ROW) out.push_back(sql::ReadExperiment(q));
   if (rc != SQLITE_DONE) return Error("listing experiments");
   return out;
 }
@@ -465,8 +307,7 @@ Result<std::vector<ExperimentRecord>> SqliteStorage::ListExperiments() {
 Status SqliteStorage::SetExperimentStatus(int64_t experiment_id, const std::string& status,
                                           std::optional<double> ended_at) {
   return WriteTransaction([&]() -> Status {
-    HYP_ASSIGN_OR_RETURN(Statement q,
-                         Prepare("UPDATE experiments SET status = ?, ended_at = ? WHERE id = ?"));
+    HYP_ASSIGN_OR_RETURN(Statement q, Prepare(sql::kSetExperimentStatus));
     q.Bind(1, status).Bind(2, ended_at).Bind(3, experiment_id);
     if (q.Step() != SQLITE_DONE) return Error("updating experiment status");
     return Status::Ok();
@@ -475,27 +316,23 @@ Status SqliteStorage::SetExperimentStatus(int64_t experiment_id, const std::stri
 
 Result<Trial> SqliteStorage::CreateTrial(const Trial& trial) {
   Trial out = trial;
+  // BEGIN IMMEDIATE holds the write lock from here to the commit, so no other writer takes the same number.
   Status status = WriteTransaction([&]() -> Status {
     {
-      HYP_ASSIGN_OR_RETURN(
-          Statement q, Prepare("SELECT COALESCE(MAX(number), 0) + 1 FROM trials WHERE experiment_id = ?"));
+      HYP_ASSIGN_OR_RETURN(Statement q, Prepare(sql::kNextTrialNumber));
       q.Bind(1, trial.experiment_id);
       if (q.Step() != SQLITE_ROW) return Error("numbering a new trial");
       out.number = q.Int(0);
     }
     {
-      static const std::string sql = std::string("INSERT INTO trials (experiment_id, number, created_at, ") +
-                                     kTrialMutableColumns + ") VALUES (?, ?, ?, " +
-                                     kTrialMutablePlaceholders + ")";
-      HYP_ASSIGN_OR_RETURN(Statement q, Prepare(sql.c_str()));
+      HYP_ASSIGN_OR_RETURN(Statement q, Prepare(sql::kInsertTrial.c_str()));
       q.Bind(1, out.experiment_id).Bind(2, out.number).Bind(3, out.created_at);
-      BindMutableFields(q, out, 4);
+      sql::BindTrialFields(q, out, 4);
       if (q.Step() != SQLITE_DONE) return Error("storing trial #" + std::to_string(out.number));
       out.id = sqlite3_last_insert_rowid(db_);
     }
     for (size_t i = 0; i < out.parents.size(); ++i) {
-      HYP_ASSIGN_OR_RETURN(
-          Statement q, Prepare("INSERT INTO trial_parents (trial_id, parent_id, position) VALUES (?, ?, ?)"));
+      HYP_ASSIGN_OR_RETURN(Statement q, Prepare(sql::kInsertParent));
       q.Bind(1, out.id).Bind(2, out.parents[i]).Bind(3, static_cast<int64_t>(i));
       if (q.Step() != SQLITE_DONE)
         return Error("storing the parents of trial #" + std::to_string(out.number));
@@ -508,15 +345,11 @@ Result<Trial> SqliteStorage::CreateTrial(const Trial& trial) {
 
 Status SqliteStorage::UpdateTrial(const Trial& trial) {
   return WriteTransaction([&]() -> Status {
-    static const std::string sql = std::string("UPDATE trials SET (") + kTrialMutableColumns + ") = (" +
-                                   kTrialMutablePlaceholders + ") WHERE id = ?";
-    HYP_ASSIGN_OR_RETURN(Statement q, Prepare(sql.c_str()));
-    int next = BindMutableFields(q, trial, 1);
+    HYP_ASSIGN_OR_RETURN(Statement q, Prepare(sql::kUpdateTrial.c_str()));
+    int next = sql::BindTrialFields(q, trial, 1);
     q.Bind(next, trial.id);
-    if (q.Step() != SQLITE_DONE) return Error("updating trial #" + std::to_string(trial.number));
-    if (sqlite3_changes(db_) != 1)
-      return NotFoundError("trial id " + std::to_string(trial.id) + " does not exist");
-    return Status::Ok();
+    return UpdateOne(q, "updating trial #" + std::to_string(trial.number),
+                     NotFoundError("trial id " + std::to_string(trial.id) + " does not exist"));
   });
 }
 
@@ -527,34 +360,7 @@ Result<std::vector<Trial>> SqliteStorage::QueryTrials(const char* sql, int64_t a
   std::vector<Trial> out;
   int rc;
   while ((rc = q.Step()) == SQLITE_ROW) {
-    Trial t;
-    t.id = q.Int(0);
-    t.experiment_id = q.Int(1);
-    t.number = q.Int(2);
-    auto state = TrialStateFromName(q.Text(3));
-    if (!state.ok())
-      return InternalError("trial id " + std::to_string(t.id) + ": " + state.status().message());
-    t.state = *state;
-    t.params = Json::parse(q.Text(4), nullptr, false);
-    t.value = q.OptDouble(5);
-    t.value_step = q.OptInt(6);
-    t.op = q.Text(7);
-    t.change_label = q.Text(8);
-    t.rationale = q.Text(9);
-    t.evidence = Json::parse(q.Text(10), nullptr, false);
-    t.budget_from = q.OptDouble(11);
-    t.budget_to = q.OptDouble(12);
-    t.trial_dir = q.Text(13);
-    t.checkpoint_dir = q.Text(14);
-    t.restore_from = q.Text(15);
-    t.attempt = static_cast<int>(q.Int(16));
-    t.error = q.Text(17);
-    t.pid = q.OptInt(18);
-    t.external_id = q.Text(19);
-    t.priority = static_cast<int>(q.Int(20));
-    t.created_at = q.OptDouble(21);
-    t.started_at = q.OptDouble(22);
-    t.ended_at = q.OptDouble(23);
+    HYP_ASSIGN_OR_RETURN(Trial t, sql::ReadTrial(q));
     out.push_back(std::move(t));
   }
   if (rc != SQLITE_DONE) return Error("reading trials");
@@ -564,11 +370,7 @@ Result<std::vector<Trial>> SqliteStorage::QueryTrials(const char* sql, int64_t a
 
 Status SqliteStorage::LoadParents(std::vector<Trial>& trials) {
   if (trials.empty()) return Status::Ok();
-  // One query for the experiment's edges rather than one per trial.
-  HYP_ASSIGN_OR_RETURN(
-      Statement q,
-      Prepare("SELECT p.trial_id, p.parent_id FROM trial_parents p JOIN trials t ON t.id = p.trial_id "
-              "WHERE t.experiment_id = ? ORDER BY p.trial_id, p.position"));
+  HYP_ASSIGN_OR_RETURN(Statement q, Prepare(sql::kSelectParents));
   q.Bind(1, trials.front().experiment_id);
   std::map<int64_t, Trial*> by_id;
   for (auto& t : trials) by_id[t.id] = &t;
@@ -582,15 +384,13 @@ Status SqliteStorage::LoadParents(std::vector<Trial>& trials) {
 }
 
 Result<std::vector<Trial>> SqliteStorage::ListTrials(int64_t experiment_id) {
-  static const std::string sql =
-      std::string("SELECT ") + kTrialColumns + " FROM trials WHERE experiment_id = ? ORDER BY number";
-  return QueryTrials(sql.c_str(), experiment_id, std::nullopt);
+  static const std::string text = sql::kSelectTrials + "WHERE experiment_id = ? ORDER BY number";
+  return QueryTrials(text.c_str(), experiment_id, std::nullopt);
 }
 
 Result<std::optional<Trial>> SqliteStorage::GetTrial(int64_t experiment_id, int64_t number) {
-  static const std::string sql =
-      std::string("SELECT ") + kTrialColumns + " FROM trials WHERE experiment_id = ? AND number = ?";
-  HYP_ASSIGN_OR_RETURN(std::vector<Trial> trials, QueryTrials(sql.c_str(), experiment_id, number));
+  static const std::string text = sql::kSelectTrials + "WHERE experiment_id = ? AND number = ?";
+  HYP_ASSIGN_OR_RETURN(std::vector<Trial> trials, QueryTrials(text.c_str(), experiment_id, number));
   if (trials.empty()) return std::optional<Trial>();
   return std::optional<Trial>(std::move(trials.front()));
 }
@@ -599,14 +399,8 @@ Status SqliteStorage::AppendReports(const std::vector<Report>& reports) {
   if (reports.empty()) return Status::Ok();
   return WriteTransaction([&]() -> Status {
     for (const auto& r : reports) {
-      HYP_ASSIGN_OR_RETURN(Statement q, Prepare("INSERT INTO reports (trial_id, attempt, step, metric, "
-                                                "value, time) VALUES (?, ?, ?, ?, ?, ?)"));
-      q.Bind(1, r.trial_id)
-          .Bind(2, r.attempt)
-          .Bind(3, r.step)
-          .Bind(4, r.metric)
-          .Bind(5, r.value)
-          .Bind(6, r.time);
+      HYP_ASSIGN_OR_RETURN(Statement q, Prepare(sql::kInsertReport));
+      sql::BindReport(q, r);
       if (q.Step() != SQLITE_DONE) return Error("storing a report");
     }
     return Status::Ok();
@@ -614,17 +408,11 @@ Status SqliteStorage::AppendReports(const std::vector<Report>& reports) {
 }
 
 Result<std::vector<Report>> SqliteStorage::ListReports(int64_t trial_id) {
-  HYP_ASSIGN_OR_RETURN(
-      Statement q,
-      Prepare("SELECT trial_id, attempt, step, metric, value, time FROM reports WHERE trial_id = ? "
-              "ORDER BY attempt, step, rowid"));
+  HYP_ASSIGN_OR_RETURN(Statement q, Prepare(sql::kSelectReports));
   q.Bind(1, trial_id);
   std::vector<Report> out;
   int rc;
-  while ((rc = q.Step()) == SQLITE_ROW) {
-    out.push_back(
-        Report{q.Int(0), static_cast<int>(q.Int(1)), q.Int(2), q.Text(3), q.Double(4), q.Double(5)});
-  }
+  while ((rc = q.Step()) == SQLITE_ROW) out.push_back(sql::ReadReport(q));
   if (rc != SQLITE_DONE) return Error("reading reports");
   return out;
 }
@@ -632,15 +420,8 @@ Result<std::vector<Report>> SqliteStorage::ListReports(int64_t trial_id) {
 Result<int64_t> SqliteStorage::AppendEvent(const Event& event) {
   int64_t id = 0;
   Status status = WriteTransaction([&]() -> Status {
-    HYP_ASSIGN_OR_RETURN(
-        Statement q,
-        Prepare(
-            "INSERT INTO events (experiment_id, trial_id, time, type, payload_json) VALUES (?, ?, ?, ?, ?)"));
-    q.Bind(1, event.experiment_id)
-        .Bind(2, event.trial_id)
-        .Bind(3, event.time)
-        .Bind(4, event.type)
-        .Bind(5, DumpJson(event.payload));
+    HYP_ASSIGN_OR_RETURN(Statement q, Prepare(sql::kInsertEvent));
+    sql::BindEvent(q, event);
     if (q.Step() != SQLITE_DONE) return Error("storing event " + event.type);
     id = sqlite3_last_insert_rowid(db_);
     return Status::Ok();
@@ -651,16 +432,7 @@ Result<int64_t> SqliteStorage::AppendEvent(const Event& event) {
 
 Result<std::vector<Event>> SqliteStorage::ListEvents(int64_t experiment_id, int64_t after_id, int limit,
                                                      const std::vector<std::string>& types) {
-  std::string sql =
-      "SELECT id, experiment_id, trial_id, time, type, payload_json FROM events "
-      "WHERE experiment_id = ? AND id > ?";
-  if (!types.empty()) {
-    sql += " AND type IN (?";
-    for (size_t i = 1; i < types.size(); ++i) sql += ", ?";
-    sql += ")";
-  }
-  sql += " ORDER BY id LIMIT ?";
-  HYP_ASSIGN_OR_RETURN(Statement q, Prepare(sql.c_str()));
+  HYP_ASSIGN_OR_RETURN(Statement q, Prepare(sql::SelectEvents(types.size()).c_str()));
   int index = 1;
   q.Bind(index++, experiment_id);
   q.Bind(index++, after_id);
@@ -668,16 +440,7 @@ Result<std::vector<Event>> SqliteStorage::ListEvents(int64_t experiment_id, int6
   q.Bind(index, limit);
   std::vector<Event> out;
   int rc;
-  while ((rc = q.Step()) == SQLITE_ROW) {
-    Event e;
-    e.id = q.Int(0);
-    e.experiment_id = q.Int(1);
-    e.trial_id = q.OptInt(2);
-    e.time = q.Double(3);
-    e.type = q.Text(4);
-    e.payload = Json::parse(q.Text(5), nullptr, false);
-    out.push_back(std::move(e));
-  }
+  while ((rc = q.Step()) == SQLITE_ROW) out.push_back(sql::ReadEvent(q));
   if (rc != SQLITE_DONE) return Error("reading events");
   return out;
 }

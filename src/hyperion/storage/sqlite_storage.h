@@ -64,9 +64,9 @@ class SqliteStorage final : public Storage {
   Status Error(const std::string& doing) const;
   // Runs `body` in a transaction unless one is already open (then it is part of that one).
   Status WriteTransaction(const std::function<Status()>& body);
+  Status UpdateOne(Statement& q, const std::string& doing, Status lost);
   Result<std::vector<Trial>> QueryTrials(const char* sql, int64_t a, std::optional<int64_t> b);
   Status LoadParents(std::vector<Trial>& trials);
-  static int BindMutableFields(Statement& q, const Trial& trial, int first);
 
   sqlite3* db_;
   std::string path_;

@@ -5,7 +5,9 @@
 // writes so that either all of them land or none (a trial's end and its event, for example).
 //
 // Threading: one Storage object is used by one thread at a time. Several processes may open the same
-// database; they wait for each other instead of failing (SQLite: busy timeout and immediate transactions).
+// database; they wait for each other instead of failing (SQLite: busy timeout and immediate transactions;
+// PostgreSQL: row locks). A dropped PostgreSQL connection is retried (postgres_storage.h), so the body of
+// RunInTransaction() may run more than once: it must only assign what it computes, never accumulate.
 // Errors: kUnavailable when the database is busy or away past the retry limit (retry later); kNotFound and
 // kAlreadyExists as named; kInvalidArgument for a bad URL; kInternal for a corrupt or unreadable database.
 #pragma once
@@ -44,9 +46,10 @@ class Storage {
  public:
   virtual ~Storage() = default;
 
-  // "sqlite"; recorded so that tools can say where data lives.
+  // "sqlite" or "postgresql"; recorded so that tools can say where data lives.
   virtual std::string BackendName() const = 0;
-  // The location as a person would type it again (sqlite:///abs/path.db).
+  // The location as a person would type it again (sqlite:///abs/path.db), a password masked
+  // (postgresql://user:***@host/db).
   virtual std::string Url() const = 0;
 
   // Creates the experiment; kAlreadyExists when the name is taken. Returns it with its id.
@@ -82,15 +85,21 @@ class Storage {
   virtual Result<std::vector<Event>> ListEvents(int64_t experiment_id, int64_t after_id, int limit,
                                                 const std::vector<std::string>& types) = 0;
 
-  // Runs `body` in one transaction: commits when it returns OK, rolls back otherwise. Not reentrant.
+  // Runs `body` in one transaction: commits when it returns OK, rolls back otherwise. Not reentrant. The
+  // body may run again after a rollback (a dropped connection): it must be safe to redo.
   virtual Status RunInTransaction(const std::function<Status()>& body) = 0;
 };
 
 // Opens (creating and migrating when needed) the storage a URL names:
-//   sqlite:///absolute/path.db, sqlite://relative/path.db, or a plain file path.
+//   sqlite:///absolute/path.db, sqlite://relative/path.db, or a plain file path;
+//   postgresql://user:password@host:port/database (or postgres://), with libpq's parameters and Hyperion's
+//   retry_seconds=N (how long a lost connection is retried; default 60, or $HYPERION_DB_RETRY_SECONDS).
 // With create_if_missing false, a database that does not exist yet is kNotFound (for commands that only
 // read).
 Result<std::unique_ptr<Storage>> OpenStorage(const std::string& url, bool create_if_missing = true);
+
+// The URL with any password in it masked (postgresql://user:***@host/db), for messages and hints.
+std::string MaskStorageUrl(const std::string& url);
 
 // The default when neither --storage nor the config names one.
 inline constexpr const char* kDefaultStorageUrl = "hyperion.db";
