@@ -226,7 +226,8 @@ int Run(const RunOptions& options) {
   // The dashboard reads the database through connections of its own, on threads of its own (server.h).
   std::optional<dashboard::DashboardServer> ui;
   if (options.ui_port) {
-    ui.emplace(dashboard::ServerOptions{(*storage)->Url(), "127.0.0.1", *options.ui_port, ""});
+    // The URL as given, not Url(): that one masks a password, and the dashboard opens connections of its own.
+    ui.emplace(dashboard::ServerOptions{storage_url, "127.0.0.1", *options.ui_port, ""});
     if (Status s = ui->Start(); !s.ok()) return Fail(s.WithContext("--ui"));
     std::printf("dashboard: %s\n", ui->Url().c_str());
     std::fflush(stdout);
@@ -670,7 +671,8 @@ int Ui(const UiCommand& command) {
   sigaddset(&stop, SIGINT);
   sigaddset(&stop, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop, nullptr);
-  dashboard::DashboardServer server({(*storage)->Url(), command.host, command.port, token});
+  // The URL as given, not Url(): that one masks a password, and the server opens connections of its own.
+  dashboard::DashboardServer server({url, command.host, command.port, token});
   storage->reset();
   if (Status s = server.Start(); !s.ok())
     return Fail(s, s.code() == StatusCode::kInvalidArgument ? kExitUsage : kExitFailure);
