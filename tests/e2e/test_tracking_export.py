@@ -6,6 +6,7 @@ import glob
 import io
 import json
 import os
+import stat
 import subprocess
 import unittest
 import urllib.request
@@ -109,7 +110,23 @@ class ExportTest(HyperionTestCase):
         with open(path, newline="") as f:
             self.assertEqual(len(list(csv.reader(f))), 11)
         self.assertFalse(os.path.exists(path + ".partial"))
+        # Through a link to the file it names; into a pipe as it is (never replaced by a regular file).
+        os.symlink("target.csv", os.path.join(self.tmp, "link.csv"))
+        self.export("--format", "csv", "-o", os.path.join(self.tmp, "link.csv"))
+        self.assertTrue(os.path.islink(os.path.join(self.tmp, "link.csv")))
+        with open(os.path.join(self.tmp, "target.csv"), newline="") as f:
+            self.assertEqual(len(list(csv.reader(f))), 11)
+        fifo = os.path.join(self.tmp, "fifo")
+        os.mkfifo(fifo)
+        reader = subprocess.Popen(["cat", fifo], stdout=subprocess.PIPE)
+        self.export("--format", "jsonl", "-o", fifo)
+        self.assertEqual(len(reader.communicate(timeout=10)[0].splitlines()), 10)
+        self.assertTrue(stat.S_ISFIFO(os.stat(fifo).st_mode))
         for args, says in [(["--format", "xml"], "--format: xml not in"),
+                           (["-o", os.path.join(self.tmp, "missing", "x.csv")], "does not exist; create it"),
+                           (["-o", ""], "-o needs a file name"),
+                           (["-o", self.tmp], "is a folder"),
+                           (["--logdir", "tb"], "--logdir go with --to"),
                            (["--table", "logs"], "--table: logs not in"),
                            (["--to", "neptune"], "--to neptune: use mlflow or tensorboard"),
                            (["--to", "mlflow"], "--to mlflow needs --mlflow-uri"),

@@ -13,7 +13,7 @@ import unittest
 import urllib.request
 
 import tfevents
-from e2e_support import FIXTURES, PYTHON, HyperionTestCase
+from e2e_support import FIXTURES, HERE, PYTHON, HyperionTestCase
 
 NAME = "track: lr/wd ü"
 
@@ -30,6 +30,28 @@ env: {RECORD_DIR: "@REC@"}
 tracking:
   %s
 """ % (NAME, "%s")
+
+# The digits example (examples/digits/train.py) with a tiny budget and every tracker on.
+DIGITS = """
+name: "%s"
+workdir: %s
+command: [@PY@, @FIX@/record_env.py, /usr/bin/python3, train.py, --epochs, "5", --lr, "{lr}", --width, "{width}",
+          --batch-size, "{batch_size}", --optimizer, "{optimizer}"]
+objective: {metric: val_acc, mode: max}
+space:
+  lr: {type: float, low: 1.0e-3, high: 1.0e-1, log: true}
+  width: {type: int, low: 32, high: 128}
+  batch_size: {choices: [32, 64]}
+  optimizer: {choices: [adam, sgd]}
+strategy: {type: random, seed: 4}
+parallel: 2
+budget: {max_trials: 3}
+env: {RECORD_DIR: "@REC@"}
+tracking:
+  mlflow: {uri: %s}
+  tensorboard: {logdir: %s}
+  wandb: {project: hyperion-tests, mode: offline, tags: [smoke]}
+"""
 
 
 def free_port():
@@ -59,7 +81,7 @@ class TrackingTest(HyperionTestCase):
             out[t["number"]] = self.query("show", str(t["number"]))
         return out
 
-    def check_mlflow(self, state, trials, experiment_name=NAME):
+    def check_mlflow(self, state, trials, experiment_name=NAME, objective="loss"):
         calls = state["calls"]
         refused = [c for c in calls if c["status"] != 200 and c["path"] != "experiments/get-by-name"]
         self.assertEqual(refused, [], "MLflow refused calls")
@@ -71,15 +93,16 @@ class TrackingTest(HyperionTestCase):
         self.assertEqual(parent["info"]["run_name"], NAME)
         self.assertEqual(parent["info"]["status"], "FINISHED")
         self.assertEqual(parent["tags"]["hyperion.experiment"], NAME)
-        self.assertEqual(parent["tags"]["hyperion.objective"], "min loss")
+        mode = "min" if objective == "loss" else "max"
+        self.assertEqual(parent["tags"]["hyperion.objective"], "%s %s" % (mode, objective))
         children = {int(r["tags"]["hyperion.trial_number"]): r for r in runs if r is not parent}
         self.assertEqual(sorted(children), sorted(trials))
         completed = sorted((t["value"], n) for n, t in trials.items() if t["state"] == "completed")
-        best_history = [(m["step"], m["value"]) for m in parent["metrics"] if m["key"] == "best_loss"]
+        best_history = [(m["step"], m["value"]) for m in parent["metrics"] if m["key"] == "best_" + objective]
         self.assertTrue(best_history, parent["metrics"])
-        self.assertEqual(best_history[-1][1], completed[0][0])
-        self.assertEqual(sorted(v for _, v in best_history), sorted((v for _, v in best_history), reverse=True),
-                         "best so far only improves")
+        values = [v for _, v in best_history]
+        self.assertEqual(values[-1], completed[0 if mode == "min" else -1][0])
+        self.assertEqual(values, sorted(values, reverse=(mode == "min")), "best so far only improves")
         for number, run in children.items():
             t = trials[number]
             self.assertEqual(run["tags"]["mlflow.parentRunId"], parent["info"]["run_id"])
@@ -90,9 +113,12 @@ class TrackingTest(HyperionTestCase):
             status = {"completed": "FINISHED", "failed": "FAILED"}[t["state"]]
             self.assertEqual(run["info"]["status"], status, number)
             self.assertIsNotNone(run["info"]["end_time"])
-            self.assertAlmostEqual(float(run["params"]["lr"]), t["params"]["lr"], places=12)
-            mode = t["params"]["mode"]
-            self.assertEqual(run["params"]["mode"], mode if isinstance(mode, str) else json.dumps(mode))
+            self.assertEqual(sorted(run["params"]), sorted(t["params"]))
+            for name, value in t["params"].items():
+                if isinstance(value, float):
+                    self.assertEqual(float(run["params"][name]), value, name)  # shortest exact digits
+                else:
+                    self.assertEqual(run["params"][name], value if isinstance(value, str) else json.dumps(value))
             # Every finite report arrives with its step; the metric named val/acc:top1 arrives as val/acc_top1.
             expected = sorted((r["metric"].replace(":", "_"), r["step"], r["value"]) for r in t["reports"]
                               if isinstance(r["value"], float) and math.isfinite(r["value"]))
@@ -101,7 +127,7 @@ class TrackingTest(HyperionTestCase):
             self.assertNotIn(("grad_norm", 2), [(k, s) for k, s, _ in got], "NaN is not sent")
         return parent, children
 
-    def check_tensorboard(self, logdir, trials):
+    def check_tensorboard(self, logdir, trials, objective="loss", expected_infos=None):
         root_files = glob.glob(os.path.join(logdir, "events.out.tfevents.*"))
         self.assertEqual(len(root_files), 1, root_files)
         [experiment_event] = [e for e in tfevents.events(root_files[0]) if "values" in e]
@@ -110,12 +136,12 @@ class TrackingTest(HyperionTestCase):
         self.assertEqual(info["tag"], "_hparams_/experiment")
         self.assertEqual(info["plugin"], "hparams")
         exp = info["hparams"]["experiment"]
-        self.assertEqual(exp["metrics"], ["loss"])
+        self.assertEqual(exp["metrics"], [objective])
         infos = {i["name"]: i for i in exp["hparam_infos"]}
-        self.assertEqual(infos["lr"]["type"], 3)  # DATA_TYPE_FLOAT64
-        self.assertEqual(infos["lr"]["interval"], (0.1, 0.2))
-        self.assertEqual(infos["mode"]["type"], 1)  # mixed choices: DATA_TYPE_STRING
-        self.assertEqual(infos["mode"]["values"], ["ok", "$(echo hi) <b>", "crash", "3"])
+        self.assertEqual(sorted(infos), sorted(next(iter(trials.values()))["params"]))
+        for name, want in (expected_infos or {}).items():
+            self.assertEqual({k: v for k, v in infos[name].items() if k != "name"}, want, name)
+        mixed = {name for name, i in infos.items() if i["type"] == 1}  # shown as text
         for number, t in trials.items():
             files = glob.glob(os.path.join(logdir, "trial-%04d" % number, "events.out.tfevents.*"))
             self.assertEqual(len(files), 1, files)
@@ -125,9 +151,9 @@ class TrackingTest(HyperionTestCase):
             starts = [v["hparams"]["session_start"] for v in values if v["tag"] == "_hparams_/session_start_info"]
             ends = [v["hparams"]["session_end"] for v in values if v["tag"] == "_hparams_/session_end_info"]
             self.assertEqual(len(starts), 1)
-            mode = t["params"]["mode"]
-            self.assertEqual(starts[0]["hparams"],
-                             {"lr": t["params"]["lr"], "mode": mode if isinstance(mode, str) else json.dumps(mode)})
+            as_shown = {k: v if isinstance(v, (str, bool)) or k not in mixed else json.dumps(v)
+                        for k, v in t["params"].items()}
+            self.assertEqual(starts[0]["hparams"], as_shown)
             self.assertEqual(starts[0]["group_name"], "trial-%04d" % number)
             self.assertAlmostEqual(starts[0]["start_time_secs"], t["started_at"], places=3)
             self.assertEqual(len(ends), 1)
@@ -172,7 +198,30 @@ class TrackingTest(HyperionTestCase):
         self.assertEqual(len(trials), 8)
         self.assertEqual(sorted(t["state"] for t in trials.values()), ["completed"] * 6 + ["failed"] * 2)
         self.check_mlflow(self.standin_state(uri), trials)
-        self.check_tensorboard(logdir, trials)
+        self.check_tensorboard(logdir, trials, expected_infos={
+            "lr": {"type": 3, "interval": (0.1, 0.2)},  # DATA_TYPE_FLOAT64
+            "mode": {"type": 1, "values": ["ok", "$(echo hi) <b>", "crash", "3"]}})  # mixed: DATA_TYPE_STRING
+        self.check_wandb(trials)
+
+    def test_the_digits_example_with_tracking_on(self):
+        uri = self.start_standin()
+        logdir = os.path.join(self.tmp, "tb")
+        example = os.path.join(HERE, "..", "..", "examples", "digits")
+        config = self.write_config(DIGITS % (NAME, example, uri, logdir))
+        r = self.run_experiment(config, timeout=600)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        trials = self.stored()
+        self.assertEqual(len(trials), 3)
+        self.assertEqual({t["state"] for t in trials.values()}, {"completed"})
+        parent, children = self.check_mlflow(self.standin_state(uri), trials, objective="val_acc")
+        for number, run in children.items():
+            self.assertEqual(sorted({m["step"] for m in run["metrics"] if m["key"] == "val_acc"}), list(range(1, 6)))
+            self.assertEqual(run["params"]["optimizer"], trials[number]["params"]["optimizer"])
+            self.assertEqual(int(run["params"]["width"]), trials[number]["params"]["width"])
+        self.check_tensorboard(logdir, trials, objective="val_acc", expected_infos={
+            "optimizer": {"type": 1, "values": ["adam", "sgd"]},
+            "batch_size": {"type": 3, "values": [32.0, 64.0]},
+            "width": {"type": 3, "interval": (32.0, 128.0)}})
         self.check_wandb(trials)
 
     def test_an_mlflow_server_that_is_away_gets_everything_once_it_is_back(self):

@@ -169,6 +169,7 @@ struct RunOptions {
   std::optional<int64_t> seed;
   bool resume = false;
   bool quiet = false;
+  bool json = false;
   std::optional<int> ui_port;  // serve the dashboard on 127.0.0.1:PORT while the run lasts
 };
 
@@ -229,11 +230,15 @@ int Run(const RunOptions& options) {
     // The URL as given, not Url(): that one masks a password, and the dashboard opens connections of its own.
     ui.emplace(dashboard::ServerOptions{storage_url, "127.0.0.1", *options.ui_port, ""});
     if (Status s = ui->Start(); !s.ok()) return Fail(s.WithContext("--ui"));
-    std::printf("dashboard: %s\n", ui->Url().c_str());
+    // With --json, stdout carries only JSON lines.
+    std::fprintf(options.json ? stderr : stdout, "dashboard: %s\n", ui->Url().c_str());
     std::fflush(stdout);
   }
-  ConsoleProgress progress(stdout, settings.config, options.quiet);
-  TrackingObserver observer(progress, MakeTrackingQueue(settings.config.tracking));
+  // --json: events as JSON lines for scripts; the console view is quiet then.
+  ConsoleProgress progress(stdout, settings.config, options.quiet || options.json);
+  JsonProgress json_progress(stdout);
+  RunObserver& shown = options.json ? static_cast<RunObserver&>(json_progress) : progress;
+  TrackingObserver observer(shown, MakeTrackingQueue(settings.config.tracking));
   Orchestrator orchestrator(settings, **storage, std::move(agent).value(), std::make_unique<LocalExecutor>(),
                             observer);
   double started = MonotonicSeconds();
@@ -250,6 +255,20 @@ int Run(const RunOptions& options) {
   }
   if (!summary.ok()) return Fail(summary.status());
 
+  if (options.json) {
+    Json counts = Json::object();
+    for (const auto& [state, n] : summary->counts) counts[state] = n;
+    json_progress.Emit("run_finished",
+                       Json{{"experiment", summary->experiment.name},
+                            {"status", summary->stop_signal ? "interrupted" : summary->experiment.status},
+                            {"end_reason", summary->end_reason},
+                            {"seconds", MonotonicSeconds() - started},
+                            {"counts", counts},
+                            {"best", summary->best ? summary->best->ToJson() : Json()},
+                            {"storage", (*storage)->Url()}});
+    if (summary->stop_signal) return 128 + summary->stop_signal;
+    return summary->best ? kExitOk : kExitFailure;
+  }
   std::vector<std::string> counts;
   for (const auto& [state, n] : summary->counts) counts.push_back(std::to_string(n) + " " + state);
   std::printf("%s: %s in %s (%s)\n", summary->stop_signal ? "interrupted" : "finished",
@@ -571,14 +590,66 @@ struct ExportCommand {
   std::string table = "trials";
   std::string format = "csv";
   std::string output;
-  std::string to;  // a tracker to replay into: mlflow or tensorboard
+  bool output_given = false;  // -o, even with an empty name (refused)
+  std::string to;             // a tracker to replay into: mlflow or tensorboard
   std::string mlflow_uri;
   std::string mlflow_experiment;
   std::string logdir;
 };
 
+// Writes `text` to `path` whole or not at all. A regular file (or a link to one) is written beside its real
+// path and renamed into place, so a reader never sees half of it; a device or a pipe (/dev/stdout, a FIFO) is
+// written to as it is, never replaced.
+Status WriteWhole(const std::string& path, const std::string& text) {
+  std::error_code ec;
+  if (path.empty()) return InvalidArgumentError("-o needs a file name");
+  const fs::file_status target = fs::status(path, ec);
+  const bool special = fs::exists(target) && !fs::is_regular_file(target);
+  if (fs::is_directory(target)) return InvalidArgumentError("-o " + path + " is a folder; name a file in it");
+  if (special) {
+    std::FILE* file = std::fopen(path.c_str(), "wb");
+    bool written = file && std::fwrite(text.data(), 1, text.size(), file) == text.size();
+    if (file) written = std::fclose(file) == 0 && written;
+    if (!written) return UnavailableError("cannot write " + path + ": " + std::strerror(errno));
+    return Status::Ok();
+  }
+  // Through a link to the file it names, so the link stays a link.
+  fs::path real = fs::absolute(path);
+  for (int hops = 0; hops < 40 && fs::is_symlink(fs::symlink_status(real, ec)); ++hops) {
+    fs::path next = fs::read_symlink(real, ec);  // a link to a file that does not exist yet counts too
+    real = next.is_absolute() ? next : real.parent_path() / next;
+  }
+  real = fs::weakly_canonical(real, ec);
+  if (ec || !fs::is_directory(real.parent_path(), ec)) {
+    return InvalidArgumentError("cannot write " + path + ": the folder " + real.parent_path().string() +
+                                " does not exist; create it or choose another -o");
+  }
+  const std::string partial = real.string() + ".partial";
+  std::FILE* file = std::fopen(partial.c_str(), "wb");
+  bool written = file && std::fwrite(text.data(), 1, text.size(), file) == text.size();
+  int saved = errno;
+  if (file) written = std::fclose(file) == 0 && written;
+  if (!written || std::rename(partial.c_str(), real.c_str()) != 0) {
+    if (!written) errno = saved;
+    std::string why = std::strerror(errno);
+    std::remove(partial.c_str());
+    return UnavailableError("cannot write " + path + ": " + why);
+  }
+  return Status::Ok();
+}
+
 int Export(const ExportCommand& command) {
   // Checked before anything is read, so a typo costs nothing.
+  if (command.to.empty() &&
+      (!command.mlflow_uri.empty() || !command.mlflow_experiment.empty() || !command.logdir.empty())) {
+    return Fail(
+        InvalidArgumentError("--mlflow-uri, --mlflow-experiment and --logdir go with --to mlflow or --to "
+                             "tensorboard"),
+        kExitUsage);
+  }
+  if (!command.to.empty() && command.output_given)
+    return Fail(InvalidArgumentError("-o writes a table; --to sends to a tracker: use one of them"),
+                kExitUsage);
   if (!command.to.empty() && command.to != "mlflow" && command.to != "tensorboard")
     return Fail(InvalidArgumentError("--to " + command.to + ": use mlflow or tensorboard"), kExitUsage);
   if (command.to == "mlflow" && command.mlflow_uri.empty())
@@ -618,19 +689,12 @@ int Export(const ExportCommand& command) {
   }
   auto text = ExportText(data, command.table, command.format);
   if (!text.ok()) return Fail(text.status(), kExitUsage);
-  if (command.output.empty()) {
+  if (!command.output_given) {
     std::fwrite(text->data(), 1, text->size(), stdout);
     return std::fflush(stdout) == 0 ? kExitOk : kExitFailure;
   }
-  // Written beside the target and renamed over it: a reader never sees half a file.
-  const std::string partial = command.output + ".partial";
-  std::FILE* file = std::fopen(partial.c_str(), "wb");
-  bool written = file && std::fwrite(text->data(), 1, text->size(), file) == text->size();
-  if (file) written = std::fclose(file) == 0 && written;
-  if (!written || std::rename(partial.c_str(), command.output.c_str()) != 0) {
-    std::remove(partial.c_str());
-    return Fail(UnavailableError("cannot write " + command.output + ": " + std::strerror(errno)));
-  }
+  if (Status s = WriteWhole(command.output, *text); !s.ok())
+    return Fail(s, s.code() == StatusCode::kInvalidArgument ? kExitUsage : kExitFailure);
   return kExitOk;
 }
 
@@ -729,6 +793,9 @@ int Main(int argc, char** argv) {
       ->check(CLI::Range(int64_t{0}, int64_t{INT64_MAX}));
   run_cmd->add_flag("--resume", run.resume, "continue an existing experiment of the same name");
   run_cmd->add_flag("-q,--quiet", run.quiet, "print only the summary");
+  run_cmd->add_flag("--json", run.json,
+                    "print events as JSON lines (run_started, trial_started, report, trial_ended, message, "
+                    "run_finished) instead of the live view");
   run_cmd
       ->add_option("--ui", run.ui_port,
                    "serve the dashboard on 127.0.0.1:PORT while the run lasts (read-only)")
@@ -791,7 +858,8 @@ int Main(int argc, char** argv) {
       ->check(CLI::IsMember({"trials", "reports", "decisions"}));
   export_cmd->add_option("--format", export_command.format, "csv (default), json or jsonl")
       ->check(CLI::IsMember({"csv", "json", "jsonl"}));
-  export_cmd->add_option("-o,--output", export_command.output, "write to this file instead of stdout");
+  auto* output_option =
+      export_cmd->add_option("-o,--output", export_command.output, "write to this file instead of stdout");
   export_cmd->add_option("--to", export_command.to, "replay the experiment into mlflow or tensorboard");
   export_cmd->add_option("--mlflow-uri", export_command.mlflow_uri, "with --to mlflow: http://HOST:PORT");
   export_cmd->add_option("--mlflow-experiment", export_command.mlflow_experiment,
@@ -867,7 +935,10 @@ int Main(int argc, char** argv) {
   if (tree_cmd->parsed()) return Tree(tree);
   if (trace_cmd->parsed()) return Trace(trace);
   if (decisions_cmd->parsed()) return Decisions(decisions);
-  if (export_cmd->parsed()) return Export(export_command);
+  if (export_cmd->parsed()) {
+    export_command.output_given = output_option->count() > 0;
+    return Export(export_command);
+  }
   if (completion_cmd->parsed()) {
     auto script = CompletionScript(app, completion_shell);
     if (!script.ok()) return Fail(script.status(), kExitUsage);
