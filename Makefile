@@ -5,7 +5,7 @@ JOBS     ?= 2
 CMAKE_FLAGS ?= -DCMAKE_BUILD_TYPE=RelWithDebInfo
 DEMO_DIR := $(BUILD)/demo
 
-.PHONY: all deps configure build demo test bench format clean
+.PHONY: all deps configure build demo test bench bench-ui format clean
 
 all: build
 
@@ -35,6 +35,11 @@ test: build
 bench: build
 	/usr/bin/python3 bench/run_search_quality.py --binary $(BUILD)/bench/search_quality \
 	  --write-docs docs/benchmarks.md
+
+# The dashboard at scale: one experiment of 20,000 trials x 50 reports, every API call and page file timed over
+# HTTP; prints the table of the "Dashboard at scale" section of docs/benchmarks.md. A few minutes (filling).
+bench-ui: build
+	$(BUILD)/bench/ui_scale --db $(BUILD)/ui-scale.db
 
 format:
 	clang-format -i $$(git ls-files '*.h' '*.cc')

@@ -16,11 +16,13 @@
 #include "hyperion/cli/completion.h"
 #include "hyperion/cli/decision_view.h"
 #include "hyperion/cli/export.h"
+#include "hyperion/cli/graph_data.h"
 #include "hyperion/cli/graph_view.h"
 #include "hyperion/cli/progress.h"
 #include "hyperion/cli/tracking_observer.h"
 #include "hyperion/common/clock.h"
 #include "hyperion/common/text.h"
+#include "hyperion/dashboard/server.h"
 #include "hyperion/executor/local_executor.h"
 #include "hyperion/experiment/event_types.h"
 #include "hyperion/experiment/ranking.h"
@@ -143,19 +145,6 @@ Result<Loaded> LoadExperiment(const std::string& storage_url, const std::string&
   return loaded;
 }
 
-std::optional<Trial> BestOf(const std::vector<Trial>& trials, const ExperimentRecord& experiment) {
-  Objective objective;
-  objective.mode = experiment.objective_mode;
-  return BestCompleted(trials, objective, Training::FromJson(experiment.config.value("training", Json())));
-}
-
-Json TrialJson(const Trial& t, const ExperimentRecord& e) {
-  Json j = t.ToJson();
-  j["experiment"] = e.name;
-  j["metric"] = e.objective_metric;
-  return j;
-}
-
 void PrintJson(const Json& j) { std::cout << DumpJson(j, 2) << std::endl; }
 
 // At most `bytes` bytes of `text`, never cutting a UTF-8 character in two.
@@ -181,6 +170,7 @@ struct RunOptions {
   bool resume = false;
   bool quiet = false;
   bool json = false;
+  std::optional<int> ui_port;  // serve the dashboard on 127.0.0.1:PORT while the run lasts
 };
 
 // The command that continues this run: everything that chose its experiment goes in, so following it resumes
@@ -237,6 +227,16 @@ int Run(const RunOptions& options) {
   const char* client = std::getenv("HYPERION_PYTHON_CLIENT");
   settings.python_client_dir = client && *client ? client : HYPERION_PYTHON_CLIENT_DIR;
 
+  // The dashboard reads the database through connections of its own, on threads of its own (server.h).
+  std::optional<dashboard::DashboardServer> ui;
+  if (options.ui_port) {
+    // The URL as given, not Url(): that one masks a password, and the dashboard opens connections of its own.
+    ui.emplace(dashboard::ServerOptions{storage_url, "127.0.0.1", *options.ui_port, ""});
+    if (Status s = ui->Start(); !s.ok()) return Fail(s.WithContext("--ui"));
+    // With --json, stdout carries only JSON lines.
+    std::fprintf(options.json ? stderr : stdout, "dashboard: %s\n", ui->Url().c_str());
+    std::fflush(stdout);
+  }
   // --json: events as JSON lines for scripts; the console view is quiet then.
   ConsoleProgress progress(stdout, settings.config, options.quiet || options.json);
   JsonProgress json_progress(stdout);
@@ -316,14 +316,9 @@ int Status_(const QueryOptions& options) {
     if (!options.experiment.empty() && e.name != options.experiment) continue;
     auto trials = (*storage)->ListTrials(e.id);
     if (!trials.ok()) return Fail(trials.status());
-    Json counts = Json::object();
-    for (const auto& t : *trials)
-      counts[TrialStateName(t.state)] = counts.value(TrialStateName(t.state), 0) + 1;
     auto best = BestOf(*trials, e);
-    Json j = e.ToJson();
-    j["trials"] = trials->size();
-    j["counts"] = counts;
-    j["best"] = best ? TrialJson(*best, e) : Json();
+    Json j = ExperimentSummaryJson(e, *trials);
+    const Json& counts = j["counts"];
     out.push_back(j);
     if (options.json) continue;
     std::vector<std::string> parts;
@@ -435,32 +430,6 @@ std::string ParentNumbersText(const Trial& t, const std::vector<Trial>& trials) 
   return JoinStrings(parts);
 }
 
-Json ParentNumbersJson(const Trial& t, const std::vector<Trial>& trials) {
-  Json out = Json::array();
-  for (int64_t id : t.parents) {
-    auto it = std::find_if(trials.begin(), trials.end(), [&](const Trial& p) { return p.id == id; });
-    out.push_back(it == trials.end() ? Json() : Json(it->number));
-  }
-  return out;
-}
-
-// The experiment's events of `types` (all when empty), oldest first, read in pages.
-Result<std::vector<Event>> LoadEvents(Storage& storage, int64_t experiment_id,
-                                      const std::vector<std::string>& types) {
-  constexpr int kPage = 10000;
-  std::vector<Event> events;
-  int64_t after = 0;
-  while (true) {
-    HYP_ASSIGN_OR_RETURN(auto page, storage.ListEvents(experiment_id, after, kPage, types));
-    if (page.empty()) break;
-    after = page.back().id;
-    bool full = static_cast<int>(page.size()) == kPage;
-    events.insert(events.end(), std::make_move_iterator(page.begin()), std::make_move_iterator(page.end()));
-    if (!full) break;
-  }
-  return events;
-}
-
 int Show(const QueryOptions& options) {
   auto parsed = ParseTrialNumber(options.trial, "show");
   if (!parsed.ok()) return Fail(parsed.status(), kExitUsage);
@@ -534,12 +503,10 @@ int Show(const QueryOptions& options) {
 // The whole experiment for the graph and decision views: its trials and its event log (only the events of
 // `types` when that is not empty).
 Result<GraphData> LoadGraph(const QueryOptions& options, const std::vector<std::string>& types = {}) {
-  HYP_ASSIGN_OR_RETURN(auto loaded, LoadTrials(options));
-  GraphData data;
-  data.experiment = loaded.loaded.experiment;
-  data.trials = std::move(loaded.trials);
-  HYP_ASSIGN_OR_RETURN(data.events, LoadEvents(*loaded.loaded.storage, data.experiment.id, types));
-  return data;
+  HYP_ASSIGN_OR_RETURN(
+      auto loaded,
+      LoadExperiment(options.storage.empty() ? DefaultStorage() : options.storage, options.experiment));
+  return LoadGraphData(*loaded.storage, loaded.experiment, types);
 }
 
 // Colours only on a terminal, and never with NO_COLOR set (https://no-color.org).
@@ -741,20 +708,51 @@ struct NoteCommand {
 
 // The one write of the query-style commands: a `note` event. Never creates a database.
 int Note(const NoteCommand& command) {
-  auto text = CheckNoteText(command.text);
-  if (!text.ok()) return Fail(text.status(), kExitUsage);
+  if (auto text = CheckNoteText(command.text); !text.ok()) return Fail(text.status(), kExitUsage);
   auto loaded = LoadExperiment(command.query.storage.empty() ? DefaultStorage() : command.query.storage,
                                command.query.experiment);
   if (!loaded.ok()) return FailLookup(loaded.status());
   const ExperimentRecord& experiment = loaded->experiment;
-  Event note;
-  note.experiment_id = experiment.id;
-  note.time = WallSeconds();
-  note.type = events::kNote;
-  note.payload = Json{{"text", *text}};
-  auto id = loaded->storage->AppendEvent(note);
-  if (!id.ok()) return Fail(id.status().WithContext("storing the note"));
+  auto id = StoreNote(*loaded->storage, experiment, command.text, WallSeconds());
+  if (!id.ok()) return Fail(id.status());
   std::printf("%s\n", NoteStoredText(experiment, *id, WallSeconds(), OwnerGone(experiment.owner)).c_str());
+  return kExitOk;
+}
+
+struct UiCommand {
+  std::string storage;
+  std::string host = "127.0.0.1";
+  int port = 8080;
+  std::string token;
+};
+
+// Serves the dashboard until SIGINT or SIGTERM. Never creates a database.
+int Ui(const UiCommand& command) {
+  std::string url = command.storage.empty() ? DefaultStorage() : command.storage;
+  auto storage = OpenStorage(url, /*create_if_missing=*/false);
+  if (!storage.ok()) return FailLookup(storage.status());
+  std::string token = dashboard::ResolveToken(command.host, command.token);
+  // Blocked before the server's threads start, so that they inherit the mask and sigwait() below gets them.
+  sigset_t stop;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGINT);
+  sigaddset(&stop, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop, nullptr);
+  // The URL as given, not Url(): that one masks a password, and the server opens connections of its own.
+  dashboard::DashboardServer server({url, command.host, command.port, token});
+  storage->reset();
+  if (Status s = server.Start(); !s.ok())
+    return Fail(s, s.code() == StatusCode::kInvalidArgument ? kExitUsage : kExitFailure);
+  if (token != command.token)
+    std::printf("serving on %s, so every request needs this token (made for this run): %s\n",
+                command.host.c_str(), token.c_str());
+  std::printf(
+      "dashboard: %s  (%s; Ctrl-C stops it)\n", server.Url().c_str(),
+      token.empty() ? "read-only: start it with --token to send notes" : "with the token: read and act");
+  std::fflush(stdout);
+  int signal = 0;
+  sigwait(&stop, &signal);
+  server.Stop();
   return kExitOk;
 }
 
@@ -801,6 +799,10 @@ int Main(int argc, char** argv) {
   run_cmd->add_flag("--json", run.json,
                     "print events as JSON lines (run_started, trial_started, report, trial_ended, message, "
                     "run_finished) instead of the live view");
+  run_cmd
+      ->add_option("--ui", run.ui_port,
+                   "serve the dashboard on 127.0.0.1:PORT while the run lasts (read-only)")
+      ->check(CLI::Range(1, 65535));
   run_cmd->footer(
       "Example:\n  hyperion run examples/digits/hyperion.yaml --storage sqlite:///tmp/h.db --max-trials 8 "
       "--parallel 2");
@@ -883,6 +885,26 @@ int Main(int argc, char** argv) {
       "starts with '-' goes last, after the options and --:\n  hyperion note --experiment digits -- \"-0.5 "
       "is the best momentum\"");
 
+  UiCommand ui;
+  auto* ui_cmd = app.add_subcommand(
+      "ui",
+      "Serve the dashboard: the experiment graph, curves, trials and the reasoning trace, live in a browser");
+  ui_cmd->add_option("--storage", ui.storage,
+                     "experiment database: sqlite:///path/to/file.db or a path (default ./hyperion.db, or "
+                     "$HYPERION_STORAGE)");
+  ui_cmd->add_option(
+      "--host", ui.host,
+      "address to listen on (default 127.0.0.1); any other needs a token, made and printed when "
+      "not given");
+  ui_cmd->add_option("--port", ui.port, "port (default 8080; 0: any free port, printed)")
+      ->check(CLI::Range(0, 65535));
+  ui_cmd->add_option("--token", ui.token,
+                     "the secret requests must carry to act (notes); on a non-loopback address, to read too");
+  ui_cmd->footer(
+      "Examples:\n  hyperion ui --storage sqlite:///tmp/h.db\n  hyperion ui --host 0.0.0.0 --port "
+      "8080\n\nSee "
+      "docs/dashboard.md and docs/api.md.");
+
   std::string completion_shell;
   auto* completion_cmd = app.add_subcommand("completion", "A shell completion script for bash or zsh");
   completion_cmd->add_option("shell", completion_shell, "bash or zsh")->required();
@@ -927,6 +949,7 @@ int Main(int argc, char** argv) {
     return kExitOk;
   }
   if (note_cmd->parsed()) return Note(note);
+  if (ui_cmd->parsed()) return Ui(ui);
   return kExitUsage;
 }
 

@@ -308,7 +308,10 @@ std::string RenderDecisions(const GraphData& data, const DecisionOptions& option
 Json DecisionsJson(const GraphData& data, const DecisionOptions& options) {
   Decisions d(data);
   Json out = Json::array();
-  for (size_t index : d.Select(options)) out.push_back(EntryJson(d, index));
+  for (size_t index : d.Select(options)) {
+    out.push_back(EntryJson(d, index));
+    if (options.with_summary) out.back()["summary"] = EntryText(d, index);
+  }
   return out;
 }
 

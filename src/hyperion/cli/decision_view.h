@@ -44,6 +44,7 @@ struct DecisionOptions {
   std::optional<int64_t> trial;  // only the entries about this trial number (notes are about none)
   std::optional<size_t> limit;   // only the latest N entries (after the trial filter), still oldest first
   size_t width = 120;            // text: the width of a line; the last column is clipped to fit
+  bool with_summary = false;  // JSON: add "summary", the text's last column unclipped (the dashboard's line)
 };
 
 // The event types the views show, for ListEvents()' filter.

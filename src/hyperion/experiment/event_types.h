@@ -35,5 +35,8 @@ inline constexpr const char* kAgentFallback = "agent_fallback";        // the fa
 
 // People.
 inline constexpr const char* kNote = "note";  // `hyperion note "text"`: a hint for the agent
+// A person asked to stop a trial (the dashboard): {"number", "reason"}. The running orchestrator prunes it
+// within a second, as a prune decided by "person"; a resumed one when it reads the log again.
+inline constexpr const char* kStopRequested = "stop_requested";
 
 }  // namespace hyperion::events

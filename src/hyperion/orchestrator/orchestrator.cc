@@ -300,13 +300,34 @@ Status Orchestrator::Record(Event event) {
   return Status::Ok();
 }
 
+// A person's stop is a prune decided by "person": the same validation, records and end as an agent's. Only a
+// running or pending trial is stopped; one already over stays as it ended.
+Status Orchestrator::StopRequested(const Event& event) {
+  const Json& number = event.payload.value("number", Json());
+  for (auto& trial : trials_) {
+    if (!number.is_number_integer() || trial.number != number.get<int64_t>()) continue;
+    if (trial.state != TrialState::kRunning && trial.state != TrialState::kPending) return Status::Ok();
+    std::string reason = event.payload.value("reason", std::string());
+    observer_.OnMessage("stop requested for trial #" + std::to_string(trial.number) + ": " + reason);
+    Json no_notes = Json::array();
+    return ApplyPrunes({PruneDecision{trial.id, "stopped by a person: " + reason, Json{{"event", event.id}}}},
+                       "person", no_notes);
+  }
+  return Status::Ok();
+}
+
 Status Orchestrator::ReadNotes() {
   double now = MonotonicSeconds();
   if (now - last_note_read_ < 1.0) return Status::Ok();
   last_note_read_ = now;
-  HYP_ASSIGN_OR_RETURN(auto fresh, storage_.ListEvents(experiment_.id, notes_after_, 100, {events::kNote}));
+  HYP_ASSIGN_OR_RETURN(auto fresh, storage_.ListEvents(experiment_.id, notes_after_, 100,
+                                                       {events::kNote, events::kStopRequested}));
   for (const auto& event : fresh) {
     notes_after_ = event.id;
+    if (event.type == events::kStopRequested) {
+      HYP_RETURN_IF_ERROR(StopRequested(event));
+      continue;
+    }
     Note note{event.id, event.time, event.payload.value("text", std::string()), false};
     observer_.OnMessage("note for the agent: " + note.text);
     notes_.push_back(std::move(note));

@@ -133,8 +133,9 @@ class Orchestrator {
   // Appends an event and shows it to the agent (recent events, earlier decisions).
   Status Record(Event event);
   void Remember(const Event& event);
-  // Reads notes written by `hyperion note` since the last look.
+  // Reads notes written by `hyperion note` and stop requests from the dashboard since the last look.
   Status ReadNotes();
+  Status StopRequested(const Event& event);
   int FreeSlots() const;
   // The key under which a proposal counts as a duplicate of an existing trial.
   static std::string DuplicateKey(const Json& params, const std::vector<int64_t>& parents,
