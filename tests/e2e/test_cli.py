@@ -413,5 +413,17 @@ class RunInputTest(HyperionTestCase):
         self.assertFalse(os.path.exists(self.db), "a refused run created the database")
 
 
+class MistypedPostgresTest(HyperionTestCase):
+    def test_a_mistyped_postgresql_address_is_refused_without_its_password(self):
+        for url in ["postgres:/hyperion:SEKRIT1@127.0.0.1:5432/x", "postgresql//hyperion:SEKRIT1@h/x",
+                    "host=h password=SEKRIT1 dbname=x", "postgres:hyperion:SEKRIT1@localhost"]:
+            with self.subTest(url=url):
+                r = self.hyperion("status", "--storage", url)
+                self.assertEqual(r.returncode, 2, r.stderr)
+                self.assertIn("looks like a PostgreSQL address but is not a postgresql:// URL", r.stderr)
+                self.assertNotIn("SEKRIT1", r.stdout + r.stderr)
+                self.assertEqual(sorted(os.listdir(self.tmp)), ["records"], "nothing was created")
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -159,6 +159,9 @@ class ResourcePoolTest(HyperionTestCase):
             ("resources: {gpus: [0, 0]}", "lists a GPU twice"),
             ("resources: {memory_per_trial: lots}", "is not an amount of memory"),
             ("resources: {gpu: [0]}", "gpu"),
+            ("resources: {gpus: [0, 1], gpus_per_trial: 1e300}", "only 2 GPU(s)"),
+            ("resources: {gpus: [-1, 2]}", "'-1' is not a GPU id"),
+            ("resources: {cpus: [0, 4096], cpus_per_trial: 1}", "lists core 4096"),
         ]
         for extra, says in cases:
             with self.subTest(extra=extra):
@@ -167,6 +170,7 @@ class ResourcePoolTest(HyperionTestCase):
                 self.assertEqual(r.returncode, 2, (extra, r.stdout, r.stderr))
                 self.assertIn(says, r.stderr)
                 self.assertEqual(self.records_matching("seen-"), [], "a trial ran")
+                self.assertFalse(os.path.exists(self.db), "a database was made")
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@
 #include "hyperion/experiment/event_types.h"
 #include "hyperion/experiment/ranking.h"
 #include "hyperion/orchestrator/orchestrator.h"
+#include "hyperion/orchestrator/slot_plan.h"
 #include "hyperion/resources/resource_pool.h"
 #include "hyperion/storage/storage.h"
 #include "hyperion/tracking/make_trackers.h"
@@ -210,6 +211,10 @@ int Run(const RunOptions& options) {
   // Before anything is stored: a Slurm that does not answer is said now, not at the first trial.
   auto executor = MakeExecutor(config.executor);
   if (!executor.ok()) return Fail(executor.status());
+  // Resources that cannot hold a trial are bad input too: said before a database is made (the run plans its
+  // slots again when it starts; the result is the same).
+  if (auto plan = PlanSlots(config, (*executor)->PlacesTrials()); !plan.ok())
+    return Fail(plan.status(), kExitUsage);
   RunSettings settings;
   settings.config = config;
   settings.output_dir = fs::absolute(!options.output_dir.empty()  ? options.output_dir

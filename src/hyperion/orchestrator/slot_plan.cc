@@ -43,6 +43,19 @@ Result<SlotPlan> PlanSlots(const ExperimentConfig& config, bool scheduler_places
   shape.gpus_per_trial = wanted.gpus_per_trial.value_or(shape.gpus.empty() ? 0 : 1);
   if (wanted.gpus_auto && shape.gpus.empty()) shape.gpus_per_trial = 0;
   if (shape.cpus_per_trial > 0) shape.cpus = wanted.cpus_auto ? AvailableCpus() : wanted.cpus;
+  if (!wanted.cpus_auto) {
+    // A listed core this process may not run on would leave its trial unpinned while saying otherwise.
+    const std::vector<int> usable = AvailableCpus();
+    for (int core : wanted.cpus) {
+      if (std::find(usable.begin(), usable.end(), core) == usable.end()) {
+        std::vector<std::string> names;
+        for (int c : usable) names.push_back(std::to_string(c));
+        return InvalidArgumentError("resources.cpus lists core " + std::to_string(core) +
+                                    ", which this process cannot run on; its cores are " +
+                                    JoinStrings(names));
+      }
+    }
+  }
   if (shape.memory_per_trial_mb > 0)
     shape.memory_mb = wanted.memory_mb > 0 ? wanted.memory_mb : TotalMemoryMb();
 

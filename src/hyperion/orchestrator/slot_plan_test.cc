@@ -83,10 +83,11 @@ TEST(SlotPlan, AutoWithoutAGpuFallsBackToCpuSlots) {
 }
 
 TEST(SlotPlan, CoresPerTrialDivideTheListedCores) {
-  auto plan =
-      PlanSlots(WithResources({.cpus_auto = false, .cpus = {0, 1, 2, 3, 4}, .cpus_per_trial = 2}, 0), false);
+  // The cores this process may use, listed: one trial per core.
+  const std::vector<int> cores = AvailableCpus();
+  auto plan = PlanSlots(WithResources({.cpus_auto = false, .cpus = cores, .cpus_per_trial = 1}, 0), false);
   ASSERT_TRUE(plan.ok()) << plan.status().message();
-  EXPECT_EQ(plan->slots, 2);
+  EXPECT_EQ(plan->slots, static_cast<int>(cores.size()));
 }
 
 TEST(SlotPlan, AScheduledRunCountsJobsAndCarriesAmounts) {
@@ -98,6 +99,15 @@ TEST(SlotPlan, AScheduledRunCountsJobsAndCarriesAmounts) {
   ASSERT_TRUE(grant.has_value());
   EXPECT_EQ(grant->gpus_per_trial, 2);
   EXPECT_TRUE(grant->gpus.empty());
+}
+
+TEST(SlotPlan, ListedCoresMustBeThisProcesssOwn) {
+  auto plan =
+      PlanSlots(WithResources({.cpus_auto = false, .cpus = {0, 4096}, .cpus_per_trial = 1}, 0), false);
+  ASSERT_FALSE(plan.ok());
+  EXPECT_NE(plan.status().message().find("lists core 4096, which this process cannot run on"),
+            std::string::npos)
+      << plan.status().message();
 }
 
 TEST(SlotPlan, AGpuShareWithoutGpusIsRefused) {

@@ -9,6 +9,8 @@
 namespace hyperion {
 namespace {
 
+constexpr int kMaxTrialsPerGpu = 64;
+
 // k when a share below one GPU is 1/k. A third cannot be written exactly, so 0.33 counts as 1/3 (2%).
 std::optional<int> SharesPerGpu(double share) {
   if (share <= 0 || share >= 1) return std::nullopt;
@@ -84,6 +86,11 @@ Status ResourcePool::CheckGpuShare(double share) {
                                 " does not split a GPU evenly; use 1/k (0.5, 0.25, 0.2) to pack k trials "
                                 "on one GPU, or a whole number of GPUs");
   }
+  if (share > 0 && share < 1.0 / kMaxTrialsPerGpu) {
+    return InvalidArgumentError("resources.gpus_per_trial " + FormatNumber(share) + " would pack more than " +
+                                std::to_string(kMaxTrialsPerGpu) +
+                                " trials on one GPU; use 1/k with k <= " + std::to_string(kMaxTrialsPerGpu));
+  }
   if (share >= 1 && std::floor(share) != share) {
     return InvalidArgumentError("resources.gpus_per_trial " + FormatNumber(share) +
                                 " is more than one GPU but not a whole number; use 1, 2, 3, ... or 1/k");
@@ -103,7 +110,18 @@ Result<ResourcePool> ResourcePool::Create(PoolShape shape) {
           "resources.gpus_per_trial is " + FormatNumber(share) +
           " but the pool has no GPU; list them (gpus: [0, 1]), use gpus: auto, or set gpus_per_trial: 0");
     }
-    if (share >= 1 && static_cast<size_t>(share) > shape.gpus.size()) {
+    for (const auto& id : shape.gpus) {
+      // The forms CUDA_VISIBLE_DEVICES takes: an index, or a GPU/MIG UUID. "-1" would hide every GPU.
+      bool index = !id.empty() && id.find_first_not_of("0123456789") == std::string::npos;
+      if (!index && id.rfind("GPU-", 0) != 0 && id.rfind("MIG-", 0) != 0) {
+        return InvalidArgumentError(
+            "resources.gpus: '" + id +
+            "' is not a GPU id; use the indexes (0, 1, ...) or the GPU-/MIG- UUIDs that "
+            "nvidia-smi -L lists");
+      }
+    }
+    // Compared as numbers: a share such as 1e300 must not wrap around when made an integer.
+    if (share >= 1 && share > static_cast<double>(shape.gpus.size())) {
       return InvalidArgumentError("resources.gpus_per_trial is " + FormatNumber(share) +
                                   " but the pool has only " + std::to_string(shape.gpus.size()) +
                                   " GPU(s) (" + JoinStrings(shape.gpus) + ")");

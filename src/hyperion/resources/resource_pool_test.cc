@@ -111,6 +111,10 @@ TEST(ResourcePool, RefusesShapesThatCannotWork) {
       {{.gpus = {"0"}, .gpus_per_trial = -1}, "must be 0 or more"},
       {{.cpus = {0, 1}, .cpus_per_trial = 4}, "has 2 core(s)"},
       {{.memory_mb = 1000, .memory_per_trial_mb = 2000}, "more than the pool's memory"},
+      {{.gpus = {"0", "1"}, .gpus_per_trial = 1e300}, "only 2 GPU(s)"},
+      {{.gpus = {"0"}, .gpus_per_trial = 1e-9}, "more than 64 trials on one GPU"},
+      {{.gpus = {"-1", "2"}, .gpus_per_trial = 1}, "'-1' is not a GPU id"},
+      {{.gpus = {"0.5"}, .gpus_per_trial = 1}, "'0.5' is not a GPU id"},
   };
   for (const auto& c : cases) {
     auto pool = ResourcePool::Create(c.shape);

@@ -1,6 +1,8 @@
 #include "hyperion/storage/storage.h"
 
+#include <cctype>
 #include <filesystem>
+#include <regex>
 
 #include "hyperion/storage/postgres_storage.h"
 #include "hyperion/storage/sqlite_storage.h"
@@ -21,12 +23,41 @@ Json ExperimentRecord::ToJson() const {
 
 std::string MaskStorageUrl(const std::string& url) { return PostgresStorage::MaskPassword(url); }
 
+namespace {
+
+std::string Lower(std::string text) {
+  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return text;
+}
+
+// A storage string as it may be shown: passwords masked in URLs, in key=value form, and in mistyped URLs
+// ("postgres:user:secret@host" shows as "postgres:…@host").
+std::string SafeToShow(const std::string& text) {
+  std::string out = std::regex_replace(MaskStorageUrl(text), std::regex("(password=)[^ &]*"), "$1***");
+  if (out.find("://") == std::string::npos && out.find('@') != std::string::npos)
+    out = out.substr(0, out.find(':') + 1) + "…" + out.substr(out.rfind('@'));
+  return out;
+}
+
+}  // namespace
+
 Result<std::unique_ptr<Storage>> OpenStorage(const std::string& url, bool create_if_missing) {
-  for (const char* scheme : {"postgresql://", "postgres://"}) {
-    if (url.rfind(scheme, 0) != 0) continue;
-    auto storage = PostgresStorage::Open(url, create_if_missing);
+  const std::string lower = Lower(url);
+  for (const std::string scheme : {"postgresql://", "postgres://"}) {
+    if (lower.rfind(scheme, 0) != 0) continue;
+    // Schemes are case-insensitive; libpq wants them in lower case.
+    auto storage = PostgresStorage::Open(scheme + url.substr(scheme.size()), create_if_missing);
     if (!storage.ok()) return storage.status();
     return std::unique_ptr<Storage>(std::move(storage).value());
+  }
+  // A mistyped PostgreSQL URL (postgres:/..., postgresql//...) or libpq's key=value form must not become a
+  // SQLite file named after it, nor be echoed with its password.
+  if (lower.rfind("postgres", 0) == 0 || lower.find("password=") != std::string::npos ||
+      (lower.find("host=") != std::string::npos && lower.find("dbname=") != std::string::npos)) {
+    return InvalidArgumentError(
+        "storage '" + SafeToShow(url) +
+        "' looks like a PostgreSQL address but is not a postgresql:// URL; write "
+        "postgresql://user@host:port/database (the password best in ~/.pgpass or $PGPASSWORD)");
   }
   const std::string sqlite_prefix = "sqlite://";
   std::string path = url;
