@@ -179,7 +179,7 @@ struct RunResult {
   double regret = 0;
   int trials = 0;  // trials evaluated; fewer than asked when the strategy ran out of points
   double seconds = 0;
-  std::string note;  // why it stopped early, when it did
+  std::string note;                // why it stopped early, when it did
   std::map<std::string, int> ops;  // trials by the operator that made them
 };
 

@@ -2,7 +2,6 @@
 // start, the model phase, bad regions, importance, merges, plateau prunes, the stall stop, notes, refused
 // decisions, rationales and determinism.
 #include "hyperion/agent/analyst.h"
-#include "hyperion/agent/analyst_parts.h"
 
 #include <gtest/gtest.h>
 
@@ -12,6 +11,7 @@
 #include <set>
 
 #include "hyperion/agent/agent_simulation.h"
+#include "hyperion/agent/analyst_parts.h"
 #include "hyperion/space/space_testing.h"
 
 namespace hyperion {

@@ -8,10 +8,10 @@
 #include <set>
 
 #include "hyperion/agent/analyst.h"
-#include "hyperion/net/http_client.h"
 #include "hyperion/agent/llm_prompt.h"
 #include "hyperion/agent/llm_reply.h"
 #include "hyperion/common/text.h"
+#include "hyperion/net/http_client.h"
 
 namespace hyperion {
 namespace {

@@ -1,5 +1,6 @@
 // A small HTTP client for the LLM agent and the trackers: one JSON request (POST with a body, or GET), with
-// headers and a total time limit, over libcurl. It is the only place Hyperion calls libcurl; nothing of libcurl (or an exception) crosses it.
+// headers and a total time limit, over libcurl. It is the only place Hyperion calls libcurl; nothing of
+// libcurl (or an exception) crosses it.
 //
 // Any HTTP status is a reply, not an error: the caller decides what a 400 or a 503 means. Errors are the
 // cases where no reply came: kDeadlineExceeded when the time limit passed ("no reply from URL within 5s"),
