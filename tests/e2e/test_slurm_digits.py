@@ -46,6 +46,8 @@ class SlurmDigitsTest(SlurmTestCase):
             steps = [r["step"] for r in shown["reports"] if r["metric"] == "val_acc"]
             self.assertEqual(steps, list(range(1, 21)))
             self.assertTrue(0.0 <= t["value"] <= 1.0, t)
+            text = self.hyperion("show", str(t["number"]), "--storage", self.storage).stdout
+            self.assertIn("  job        %s (slurm)\n" % job_id, text)
         self.assertEqual(len(job_ids), 4, job_ids)
         # The jobs' own start and end: the queue held two at a time, and used both slots.
         self.assertEqual(max_overlap(spans), 2, spans)

@@ -499,6 +499,7 @@ int Show(const QueryOptions& options) {
                   static_cast<long long>(sv.first));
     }
   }
+  if (!t.external_id.empty()) field("job", t.external_id + " (" + experiment.executor + ")");
   if (!t.trial_dir.empty()) field("folder", t.trial_dir);
   if (!t.restore_from.empty()) field("restored", t.restore_from);
   if (!t.checkpoint_dir.empty()) field("checkpoint", t.checkpoint_dir);
