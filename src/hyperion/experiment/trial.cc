@@ -1,5 +1,7 @@
 #include "hyperion/experiment/trial.h"
 
+#include <cstdio>
+
 namespace hyperion {
 
 const char* TrialStateName(TrialState state) {
@@ -64,6 +66,12 @@ Status CheckTransition(int64_t trial_number, TrialState from, TrialState to) {
   if (CanTransition(from, to)) return Status::Ok();
   return FailedPreconditionError("trial #" + std::to_string(trial_number) + " cannot go from " +
                                  TrialStateName(from) + " to " + TrialStateName(to));
+}
+
+std::string TrialName(int64_t number) {
+  char name[32];
+  std::snprintf(name, sizeof name, "trial-%04lld", static_cast<long long>(number));
+  return name;
 }
 
 Json Trial::ToJson() const {

@@ -21,6 +21,9 @@ enum class TrialState { kPending, kRunning, kCompleted, kFailed, kPruned, kTimed
 const char* TrialStateName(TrialState state);
 Result<TrialState> TrialStateFromName(const std::string& name);
 
+// "trial-0007": the trial's folder, and its name in MLflow, TensorBoard and W&B.
+std::string TrialName(int64_t number);
+
 // Completed, failed, pruned and timed_out trials are over. Interrupted ones were stopped from outside (a
 // signal to the orchestrator, the experiment's time limit) and are run again by a resume.
 bool IsFinished(TrialState state);

@@ -372,9 +372,7 @@ Status Orchestrator::Claim(const ExperimentRecord& existing) {
 }
 
 std::string Orchestrator::TrialDirFor(const Trial& trial) const {
-  char name[32];
-  std::snprintf(name, sizeof name, "trial-%04lld", static_cast<long long>(trial.number));
-  return (fs::path(experiment_dir_) / name).string();
+  return (fs::path(experiment_dir_) / TrialName(trial.number)).string();
 }
 
 Status Orchestrator::SaveTrial(const Trial& trial, const std::string& event_type, Json payload) {

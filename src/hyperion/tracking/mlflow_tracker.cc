@@ -197,9 +197,9 @@ Status MlflowTracker::Start(const ExperimentRecord& experiment) {
   maximize_ = experiment.objective_mode == ObjectiveMode::kMaximize;
   // Stable across resumes of this experiment, plain hex so that it needs no quoting in a filter.
   char key[32];
-  std::snprintf(key, sizeof key, "%016llx",
-                static_cast<unsigned long long>(
-                    std::hash<std::string>{}(experiment.name + "\n" + FormatNumber(experiment.created_at))));
+  std::snprintf(
+      key, sizeof key, "%016llx",
+      static_cast<unsigned long long>(ExperimentFingerprint(experiment.name, experiment.created_at)));
   experiment_key_ = key;
   if (experiment_id_.empty()) {
     HYP_RETURN_IF_ERROR(
@@ -237,12 +237,10 @@ Status MlflowTracker::TrialStarted(const Trial& trial) {
   if (!trial.change_label.empty()) tags.push_back(Tag("hyperion.change", trial.change_label));
   if (!trial.rationale.empty()) tags.push_back(Tag("hyperion.rationale", trial.rationale));
   if (!parents.empty()) tags.push_back(Tag("hyperion.parent_trial_ids", JoinStrings(parents, ",")));
-  char name[32];
-  std::snprintf(name, sizeof name, "trial-%04lld", static_cast<long long>(trial.number));
   HYP_ASSIGN_OR_RETURN(Json created,
                        Call("POST", "runs/create",
                             Json{{"experiment_id", experiment_id_},
-                                 {"run_name", name},
+                                 {"run_name", TrialName(trial.number)},
                                  {"start_time", Millis(trial.started_at.value_or(WallSeconds()))},
                                  {"tags", tags}}));
   const std::string run_id = created["run"]["info"].value("run_id", "");

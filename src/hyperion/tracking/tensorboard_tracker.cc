@@ -201,12 +201,6 @@ Status EventFileWriter::Flush() {
   return Status::Ok();
 }
 
-std::string TensorBoardTracker::RunName(const Trial& trial) {
-  char name[32];
-  std::snprintf(name, sizeof name, "trial-%04lld", static_cast<long long>(trial.number));
-  return name;
-}
-
 Status TensorBoardTracker::Start(const ExperimentRecord& experiment) {
   if (logdir_.empty()) {
     const Json& dir = experiment.config["experiment_dir"];
@@ -222,7 +216,8 @@ Status TensorBoardTracker::Start(const ExperimentRecord& experiment) {
 Result<EventFileWriter*> TensorBoardTracker::WriterFor(const Trial& trial) {
   auto it = writers_.find(trial.id);
   if (it != writers_.end()) return it->second.get();
-  HYP_ASSIGN_OR_RETURN(auto writer, EventFileWriter::Create((fs::path(logdir_) / RunName(trial)).string()));
+  HYP_ASSIGN_OR_RETURN(auto writer,
+                       EventFileWriter::Create((fs::path(logdir_) / TrialName(trial.number)).string()));
   return (writers_[trial.id] = std::move(writer)).get();
 }
 
@@ -231,7 +226,7 @@ Status TensorBoardTracker::TrialStarted(const Trial& trial) {
   ProtoWriter start;
   for (const auto& [name, v] : trial.params.items())
     start.Message(hparams::kHParams, MapEntry(name, ProtoValue(as_text_.count(name) ? AsText(v) : v)));
-  start.Bytes(hparams::kGroupName, RunName(trial));
+  start.Bytes(hparams::kGroupName, TrialName(trial.number));
   start.Double(hparams::kStartTime, trial.started_at.value_or(WallSeconds()));
   return writer->WriteHParams("_hparams_/session_start_info", HParamsContent(hparams::kSessionStart, start),
                               WallSeconds());

@@ -56,9 +56,6 @@ class TensorBoardTracker final : public Tracker {
   Status Finish(const std::string& status) override;
   Status Flush() override;
 
-  // The run folder of a trial: "trial-0007".
-  static std::string RunName(const Trial& trial);
-
  private:
   Result<EventFileWriter*> WriterFor(const Trial& trial);
 

@@ -21,6 +21,10 @@ namespace hyperion {
 
 using MetricValues = std::vector<std::pair<std::string, double>>;
 
+// The same number for every run (and resume) of one experiment, and another for a new experiment of the same
+// name: the trackers' key for finding their runs again.
+uint64_t ExperimentFingerprint(const std::string& name, double created_at);
+
 class Tracker {
  public:
   virtual ~Tracker() = default;
